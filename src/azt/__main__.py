@@ -1,0 +1,3 @@
+from azt.cli.main import main
+
+main()

@@ -1,0 +1,3 @@
+"""Placeholder until the command lands."""
+
+COMMANDS: list = []

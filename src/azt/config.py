@@ -1,0 +1,118 @@
+"""Settings, paths and their precedence: flags > environment > config file > defaults.
+
+`AZT_HOME` overrides every path: the database, the config file and the CA all live there.
+Each setting `name` can be set in the environment as `AZT_<NAME>` (upper case) and in
+`config.toml` as `name = value`.
+"""
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+MiB = 1024 * 1024
+
+CONFIG_FILE = "config.toml"
+DATABASE_FILE = "azt.db"
+
+
+class Settings(BaseModel):
+    """Everything a user can tune. Field descriptions double as documentation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field("127.0.0.1", description="Address both listeners bind to.")
+    port: int = Field(8787, ge=0, le=65535, description="Reverse (base-URL) listener port.")
+    proxy_port: int = Field(8788, ge=0, le=65535, description="HTTP proxy listener port.")
+    proxy: bool = Field(True, description="Run the HTTP proxy listener.")
+
+    codex_base_url: str = Field(
+        "https://chatgpt.com/backend-api/codex",
+        description="Codex backend base; /responses, /responses/compact and /models hang off it.",
+    )
+    chatgpt_base_url: str = Field(
+        "https://chatgpt.com/backend-api", description="ChatGPT backend base (/wham/usage)."
+    )
+    auth_base_url: str = Field(
+        "https://auth.openai.com", description="OAuth issuer (/oauth/authorize, /oauth/token)."
+    )
+    oauth_client_id: str = Field("app_EMoamEEZ73f0CkXaXp7hrann", description="OAuth client id.")
+    codex_client_version: str = Field(
+        "0.169.0", description="client_version sent when fetching the model catalog."
+    )
+
+    body_limit_mb: int = Field(128, ge=1, description="Largest request body accepted, in MiB.")
+    compact_body_limit_mb: int = Field(
+        256, ge=1, description="Largest body accepted on /responses/compact, in MiB."
+    )
+    upstream_connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect upstream.")
+    upstream_idle_timeout: float = Field(
+        300.0, gt=0, description="Seconds without a byte from upstream before giving up."
+    )
+    refresh_skew_seconds: int = Field(
+        300, ge=0, description="Refresh an access token this long before it expires."
+    )
+
+    @property
+    def body_limit(self) -> int:
+        return self.body_limit_mb * MiB
+
+    @property
+    def compact_body_limit(self) -> int:
+        return self.compact_body_limit_mb * MiB
+
+
+def data_dir() -> Path:
+    """Where azt keeps its state: `AZT_HOME`, else the platform's user data directory."""
+    home = os.environ.get("AZT_HOME")
+    path = Path(home) if home else Path(platformdirs.user_data_dir("azt", appauthor=False))
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def database_path() -> Path:
+    return data_dir() / DATABASE_FILE
+
+
+def config_path() -> Path:
+    return data_dir() / CONFIG_FILE
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message says which and why."""
+
+
+def _from_environment() -> dict[str, str]:
+    found = {}
+    for name in Settings.model_fields:
+        value = os.environ.get(f"AZT_{name.upper()}")
+        if value is not None:
+            found[name] = value
+    return found
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"{path}: {e}") from e
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Merge the sources in precedence order; `None` overrides mean "not given"."""
+    merged: dict[str, Any] = {}
+    merged.update(_from_file(config_path()))
+    merged.update(_from_environment())
+    merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from e

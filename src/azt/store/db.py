@@ -1,0 +1,72 @@
+"""The SQLite database: one file, WAL, owner-only permissions, forward-only migrations."""
+
+import os
+import sqlite3
+from pathlib import Path
+
+# Each entry upgrades the schema by one version; never edit an entry once released.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE accounts (
+        key TEXT PRIMARY KEY,
+        email TEXT,
+        plan TEXT,
+        chatgpt_account_id TEXT NOT NULL,
+        chatgpt_user_id TEXT,
+        id_token TEXT NOT NULL,
+        access_token TEXT NOT NULL,
+        refresh_token TEXT NOT NULL,
+        access_expires_at INTEGER,
+        last_refresh INTEGER,
+        status TEXT NOT NULL DEFAULT 'ok',
+        status_reason TEXT,
+        is_default INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        quota TEXT,
+        quota_captured_at INTEGER
+    );
+    CREATE TABLE model_catalog (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        models TEXT NOT NULL,
+        etag TEXT,
+        client_version TEXT,
+        fetched_at INTEGER NOT NULL
+    );
+    """,
+]
+
+
+def open_database(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the database at `path`, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+    os.chmod(path, 0o600)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    migrate(conn)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.chmod(side, 0o600)
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
