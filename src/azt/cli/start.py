@@ -1,3 +1,188 @@
-"""Placeholder until the command lands."""
+"""`azt start`: run the gateway in the foreground until Ctrl-C."""
 
-COMMANDS: list = []
+import asyncio
+import ipaddress
+import logging
+import shutil
+import signal
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from azt import __version__
+from azt.cli.common import EXIT_UNAVAILABLE, fail
+from azt.config import Settings, data_dir, database_path, load_settings
+from azt.gateway import Gateway, GatewayStartError, Listeners
+from azt.loopback import LoopbackServer
+from azt.pool.accounts import account_from_tokens
+from azt.pool.runtime import PoolRuntime
+
+DEMO_EMAIL = "demo@example.com"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("azt").setLevel(logging.INFO if verbose else logging.WARNING)
+    # httpx logs full URLs at INFO; mitmproxy is chatty about client connections.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("mitmproxy").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+@dataclass
+class Site:
+    """Where this run keeps state and which upstream it talks to."""
+
+    settings: Settings
+    database: Path
+    home: Path
+    demo: bool
+
+
+@asynccontextmanager
+async def demo_site(settings: Settings) -> AsyncIterator[Site]:
+    """The simulator in-process as the upstream, with one demo account in a throwaway home."""
+    from azt.sim.app import create_app
+    from azt.sim.state import SimState
+
+    state = SimState(event_delay=0.02)
+    sim_account = state.add_account(email=DEMO_EMAIL, plan="plus")
+    home = Path(tempfile.mkdtemp(prefix="azt-demo-"))
+    async with LoopbackServer(create_app(state)) as sim:
+        demo_settings = settings.model_copy(
+            update={
+                "codex_base_url": f"{sim.url}/backend-api/codex",
+                "chatgpt_base_url": f"{sim.url}/backend-api",
+                "auth_base_url": sim.url,
+            }
+        )
+        site = Site(demo_settings, home / "azt.db", home, demo=True)
+        tokens = state.issue_tokens(sim_account)
+        runtime_seed = PoolRuntime(demo_settings, site.database)
+        try:
+            runtime_seed.accounts.upsert(
+                account_from_tokens(
+                    id_token=tokens["id_token"],
+                    access_token=tokens["access_token"],
+                    refresh_token=tokens["refresh_token"],
+                )
+            )
+        finally:
+            await runtime_seed.aclose()
+        try:
+            yield site
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def banner(listeners: Listeners, runtime: PoolRuntime, site: Site) -> str:
+    accounts = runtime.accounts.list()
+    default = next((a.label for a in accounts if a.is_default), None)
+    lines = [
+        click.style(f"azt {__version__} is running", bold=True)
+        + (
+            click.style("  (demo: answers come from the built-in simulator)", fg="yellow")
+            if site.demo
+            else ""
+        ),
+        f"  OpenAI base URL  {listeners.base_url}/v1",
+        f"  Codex base URL   {listeners.base_url}/codex/v1",
+    ]
+    if listeners.proxy_url:
+        lines.append(f"  HTTP proxy       {listeners.proxy_url}")
+    lines.append(
+        f"  Accounts         {len(accounts)}" + (f" (default: {default})" if default else "")
+    )
+    lines.append(f"  State            {site.home}")
+    if not accounts:
+        lines.append(
+            click.style("  No account yet: run `azt login` in another terminal.", fg="yellow")
+        )
+    if site.demo:
+        lines.append("")
+        lines.append("Try it:")
+        lines.append(
+            f"  curl -N {listeners.base_url}/codex/v1/responses -H 'content-type: "
+            'application/json\' \\\n    -d \'{"model":"gpt-5.4","instructions":"",'
+            '"input":"Reply with PONG","store":false,"stream":true}\''
+        )
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+async def serve(site: Site, ready: "asyncio.Future[Listeners] | None" = None) -> None:
+    runtime = PoolRuntime(site.settings, site.database)
+    gateway = Gateway(runtime, confdir=str(site.home / "certs"))
+    try:
+        listeners = await gateway.start()
+    except GatewayStartError as e:
+        await runtime.aclose()
+        fail(f"cannot open the listeners: {e}", EXIT_UNAVAILABLE)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, gateway.shutdown)
+    try:
+        click.echo(banner(listeners, runtime, site))
+        if ready is not None:
+            ready.set_result(listeners)
+        await gateway.wait()
+        click.echo("Stopping…")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await gateway.stop()
+        await runtime.aclose()
+
+
+async def run(settings: Settings, demo: bool) -> None:
+    if demo:
+        async with demo_site(settings) as site:
+            await serve(site)
+    else:
+        await serve(Site(settings, database_path(), data_dir(), demo=False))
+
+
+@click.command()
+@click.option("--host", help="Address to bind both listeners to (default 127.0.0.1).")
+@click.option("--port", type=int, help="Reverse (base-URL) listener port (default 8787).")
+@click.option("--proxy-port", type=int, help="HTTP proxy listener port (default 8788).")
+@click.option("--no-proxy", is_flag=True, help="Do not run the HTTP proxy listener.")
+@click.option("--demo", is_flag=True, help="Serve from the built-in simulator with a demo account.")
+@click.option("-v", "--verbose", is_flag=True, help="Log one safe line per request.")
+def start(
+    host: str | None,
+    port: int | None,
+    proxy_port: int | None,
+    no_proxy: bool,
+    demo: bool,
+    verbose: bool,
+) -> None:
+    """Run the gateway until Ctrl-C."""
+    settings = load_settings(
+        {"host": host, "port": port, "proxy_port": proxy_port, "proxy": False if no_proxy else None}
+    )
+    configure_logging(verbose)
+    if not is_loopback(settings.host):
+        click.secho(
+            f"WARNING: binding {settings.host} exposes azt, and every account in it, to other "
+            "machines on the network. Only do this on a network you trust.",
+            fg="red",
+            bold=True,
+            err=True,
+        )
+    asyncio.run(run(settings, demo))
+
+
+COMMANDS = [start]

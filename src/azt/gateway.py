@@ -1,0 +1,143 @@
+"""Build and run the gateway: the local pool endpoint plus a mitmproxy master in one loop.
+
+mitmproxy owns both listeners: the reverse listener (base-URL mode) and the HTTP proxy
+listener. The master gets only the mitmproxy addons azt needs, then the azt chain.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from mitmproxy import options
+from mitmproxy.addons import (
+    block,
+    core,
+    disable_h2c,
+    next_layer,
+    proxyserver,
+    strip_dns_https_records,
+    tlsconfig,
+    update_alt_svc,
+)
+from mitmproxy.master import Master
+
+from azt.addons import addon_chain
+from azt.config import MiB, Settings
+from azt.loopback import LoopbackServer
+from azt.pool.runtime import PoolRuntime
+
+logger = logging.getLogger(__name__)
+
+
+class GatewayStartError(RuntimeError):
+    """A listener could not be opened (port in use, address not available, ...)."""
+
+
+@dataclass(frozen=True)
+class Listeners:
+    reverse: tuple[str, int]
+    proxy: tuple[str, int] | None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.reverse
+        return f"http://{_url_host(host)}:{port}"
+
+    @property
+    def proxy_url(self) -> str | None:
+        if self.proxy is None:
+            return None
+        host, port = self.proxy
+        return f"http://{_url_host(host)}:{port}"
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def mitmproxy_options(settings: Settings, pool_url: str, confdir: str) -> options.Options:
+    modes = [f"reverse:{pool_url}@{settings.host}:{settings.port}"]
+    if settings.proxy:
+        modes.append(f"regular@{settings.host}:{settings.proxy_port}")
+    opts = options.Options(mode=modes, confdir=confdir)
+    opts.update_defer(
+        # An intercepted host must never need DNS before an addon has routed the flow.
+        connection_strategy="lazy",
+        # mitmproxy refuses bigger bodies itself; routes enforce their own, smaller limits.
+        body_size_limit=str(settings.compact_body_limit + MiB),
+    )
+    return opts
+
+
+class Gateway:
+    """One running gateway. `start()`, then `wait()` until `shutdown()`, then `stop()`."""
+
+    def __init__(self, runtime: PoolRuntime, confdir: str) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self._confdir = confdir
+        self._pool_server = LoopbackServer(runtime.app.asgi())
+        self._master: Master | None = None
+        self.listeners: Listeners | None = None
+
+    async def start(self) -> Listeners:
+        await self._pool_server.start()
+        master = Master(mitmproxy_options(self.settings, self._pool_server.url, self._confdir))
+        master.addons.add(
+            core.Core(),
+            block.Block(),
+            strip_dns_https_records.StripDnsHttpsRecords(),
+            disable_h2c.DisableH2C(),
+            proxyserver.Proxyserver(),
+            next_layer.NextLayer(),
+            tlsconfig.TlsConfig(),
+            update_alt_svc.UpdateAltSvc(),
+        )
+        master.addons.add(
+            *addon_chain(
+                self.settings,
+                self.runtime.catalog,
+                self._pool_server.port,
+                self.runtime.secret,
+            )
+        )
+        self._master = master
+        servers = master.addons.get("proxyserver").servers
+        ok = await master.addons.get("proxyserver").setup_servers()
+        if not ok:
+            problems = "; ".join(
+                f"{s.mode.full_spec}: {s.last_exception}" for s in servers if s.last_exception
+            )
+            await self.stop()
+            raise GatewayStartError(problems or "a listener could not be opened")
+        await master.running()
+        self.listeners = self._bound(servers)
+        return self.listeners
+
+    def _bound(self, servers: object) -> Listeners:
+        reverse = proxy = None
+        for server in servers:  # type: ignore[attr-defined]
+            addr = server.listen_addrs[0]
+            bound = (addr[0], addr[1])
+            if server.mode.type_name == "reverse":
+                reverse = bound
+            else:
+                proxy = bound
+        assert reverse is not None
+        return Listeners(reverse, proxy)
+
+    def shutdown(self) -> None:
+        """Ask the gateway to stop; safe from a signal handler or another thread."""
+        if self._master is not None:
+            self._master.shutdown()
+
+    async def wait(self) -> None:
+        assert self._master is not None
+        await self._master.should_exit.wait()
+
+    async def stop(self) -> None:
+        master, self._master = self._master, None
+        if master is not None:
+            await master.done()
+            # master.done() leaves the sockets bound; release the ports explicitly.
+            await master.addons.get("proxyserver").servers.update([])
+        await self._pool_server.stop()

@@ -1,0 +1,44 @@
+"""Everything the pool needs at run time, built from settings in one place."""
+
+from pathlib import Path
+
+from azt.catalog import CatalogHolder
+from azt.config import Settings
+from azt.pool.chooser import AccountChooser
+from azt.pool.dispatch import Dispatcher
+from azt.pool.server import PoolApp, new_secret
+from azt.pool.tokens import TokenManager
+from azt.pool.upstream import make_client
+from azt.store.accounts import AccountStore
+from azt.store.catalog import CatalogStore
+from azt.store.db import open_database
+from azt.store.worker import StoreWorker
+
+
+class PoolRuntime:
+    """Store, store worker, upstream client, token manager and dispatcher, built together.
+
+    Must be created inside a running event loop and closed with `aclose()`.
+    """
+
+    def __init__(self, settings: Settings, database: Path) -> None:
+        self.settings = settings
+        self.database = database
+        self.conn = open_database(database)
+        self.accounts = AccountStore(self.conn)
+        self.catalog_store = CatalogStore(self.conn)
+        self.worker = StoreWorker()
+        self.client = make_client(settings)
+        self.tokens = TokenManager(self.accounts, self.worker, self.client, settings)
+        self.chooser = AccountChooser(self.accounts, self.worker)
+        self.dispatcher = Dispatcher(
+            settings, self.client, self.chooser, self.tokens, self.accounts, self.worker
+        )
+        self.catalog = CatalogHolder(lambda: self.worker.run(self.catalog_store.load))
+        self.secret = new_secret()
+        self.app = PoolApp(self.dispatcher, self.secret)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        self.worker.close()
+        self.conn.close()

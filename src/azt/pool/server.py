@@ -1,0 +1,152 @@
+"""The local Codex account pool: an in-process HTTP endpoint that speaks the Codex backend.
+
+It listens on a random loopback port and answers only requests carrying this process's secret
+header, which the gateway's routing addon adds. mitmproxy cannot stream a body an addon makes
+nor retry a flow, so this is where account choice, refresh, failover and clean stream endings
+live; mitmproxy streams the reply through unchanged.
+"""
+
+import hmac
+import logging
+import secrets
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from azt.errors import ApiError
+from azt.pool.dispatch import Dispatcher, Opened, UpstreamCall
+from azt.pool.upstream import response_headers
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "x-azt-pool-secret"
+ACCOUNT_HEADER = "x-azt-account"
+ATTEMPTS_HEADER = "x-azt-attempts"
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+class _RequireSecret:
+    """Refuses every request without the per-process secret (other local users included)."""
+
+    def __init__(self, app: ASGIApp, secret: str) -> None:
+        self._app = app
+        self._secret = secret.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            presented = dict(scope["headers"]).get(SECRET_HEADER.encode(), b"")
+            if not hmac.compare_digest(presented, self._secret):
+                refusal = ApiError(403, "This endpoint is internal to azt.", code="forbidden")
+                await error_response(refusal)(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
+
+
+def _routing_headers(opened: Opened) -> dict[str, str]:
+    return {
+        ACCOUNT_HEADER: opened.account.key,
+        ATTEMPTS_HEADER: str(len(opened.failures) + 1),
+    }
+
+
+class PoolApp:
+    def __init__(self, dispatcher: Dispatcher, secret: str) -> None:
+        self._dispatcher = dispatcher
+        self._secret = secret
+
+    def asgi(self) -> ASGIApp:
+        app = Starlette(
+            routes=[
+                Route("/responses", self.responses, methods=["POST"]),
+                Route("/responses/compact", self.compact, methods=["POST"]),
+                Route("/models", self.models, methods=["GET"]),
+            ]
+        )
+        return _RequireSecret(app, self._secret)
+
+    async def responses(self, request: Request) -> Response:
+        call = UpstreamCall(
+            "POST", "/responses", request.headers, await request.body(), stream=True
+        )
+        try:
+            opened = await self._dispatcher.open(call)
+        except ApiError as e:
+            return error_response(e)
+        headers = response_headers(opened.response.headers)
+        headers.update(SSE_HEADERS)
+        headers.update(_routing_headers(opened))
+        headers["content-type"] = "text/event-stream; charset=utf-8"
+        return StreamingResponse(
+            _relay(opened), status_code=opened.response.status_code, headers=headers
+        )
+
+    async def compact(self, request: Request) -> Response:
+        call = UpstreamCall("POST", "/responses/compact", request.headers, await request.body())
+        return await self._unary(call)
+
+    async def models(self, request: Request) -> Response:
+        params = dict(request.query_params)
+        call = UpstreamCall("GET", "/models", request.headers, params=params)
+        return await self._unary(call)
+
+    async def _unary(self, call: UpstreamCall) -> Response:
+        try:
+            opened = await self._dispatcher.open(call)
+        except ApiError as e:
+            return error_response(e)
+        try:
+            body = b"".join([chunk async for chunk in opened.chunks])
+        except httpx.HTTPError as e:
+            error = ApiError(502, f"The Codex backend reply broke off: {e}", code="upstream_error")
+            return error_response(error)
+        finally:
+            await opened.response.aclose()
+        headers = response_headers(opened.response.headers)
+        headers.update(_routing_headers(opened))
+        return Response(body, status_code=opened.response.status_code, headers=headers)
+
+
+async def _relay(opened: Opened) -> AsyncIterator[bytes]:
+    """Stream the reply on; if upstream breaks off, end with a `response.failed` event."""
+    tracker = opened.tracker
+    try:
+        if opened.prelude:
+            yield opened.prelude
+        async for chunk in opened.chunks:
+            complete = tracker.feed(chunk)
+            if complete:
+                yield complete
+        tail = tracker.finish()
+        if tail:
+            yield tail
+        if tracker.terminal is None:
+            yield tracker.failure_event(
+                "upstream_stream_truncated",
+                "The Codex backend ended the stream before the response finished.",
+            )
+    except httpx.TimeoutException:
+        yield tracker.failure_event(
+            "upstream_idle_timeout", "The Codex backend stopped sending data; gave up waiting."
+        )
+    except httpx.HTTPError as e:
+        logger.info("upstream stream broke off: %s", type(e).__name__)
+        yield tracker.failure_event(
+            "upstream_stream_truncated",
+            "The connection to the Codex backend broke before the response finished.",
+        )
+    finally:
+        await opened.response.aclose()

@@ -1,0 +1,87 @@
+"""Watching a Codex SSE reply on its way to the client.
+
+The tracker forwards complete events only (a partial event is held until its blank line),
+notes the response id, the last sequence number and whether a terminal event arrived, so a
+reply cut short upstream can be closed with a proper `response.failed` instead of silence.
+"""
+
+import json
+from typing import Any
+
+from azt.dialects.sse import SseParser, encode_event
+from azt.pool.failover import PRELUDE_EVENTS, TERMINAL_EVENTS
+
+
+class StreamTracker:
+    def __init__(self) -> None:
+        self._parser = SseParser()
+        self._pending = b""
+        self.response_id: str | None = None
+        self.sequence_number = -1
+        self.terminal: str | None = None
+        self.saw_content = False
+        self.last_event: dict[str, Any] | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Returns the bytes of every event completed by `chunk`."""
+        data = self._pending + chunk
+        cut = _last_boundary(data)
+        if cut == 0:
+            self._pending = data
+            return b""
+        complete, self._pending = data[:cut], data[cut:]
+        for event in self._parser.feed(complete):
+            self._observe(event.data)
+        return complete
+
+    def finish(self) -> bytes:
+        """Whatever trailing event lacked its blank line, completed."""
+        if not self._pending.strip():
+            return b""
+        tail, self._pending = self._pending, b""
+        for event in self._parser.feed(tail + b"\n\n"):
+            self._observe(event.data)
+        return tail + b"\n\n"
+
+    def _observe(self, data: str) -> None:
+        try:
+            event = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(event, dict):
+            return
+        self.last_event = event
+        kind = event.get("type")
+        if isinstance(event.get("sequence_number"), int):
+            self.sequence_number = event["sequence_number"]
+        if kind == "response.created":
+            self.response_id = (event.get("response") or {}).get("id") or self.response_id
+        if kind in TERMINAL_EVENTS:
+            self.terminal = kind
+        elif kind not in PRELUDE_EVENTS:
+            self.saw_content = True
+
+    def failure_event(self, code: str, message: str) -> bytes:
+        """A `response.failed` closing this stream, numbered after the last event seen."""
+        self.sequence_number += 1
+        self.terminal = "response.failed"
+        return encode_event(
+            {
+                "type": "response.failed",
+                "sequence_number": self.sequence_number,
+                "response": {
+                    "id": self.response_id,
+                    "object": "response",
+                    "status": "failed",
+                    "output": [],
+                    "error": {"type": "server_error", "code": code, "message": message},
+                },
+            }
+        )
+
+
+def _last_boundary(data: bytes) -> int:
+    """Index just past the last blank line (`\\n\\n` or `\\r\\n\\r\\n`), 0 when none."""
+    lf = data.rfind(b"\n\n")
+    crlf = data.rfind(b"\r\n\r\n")
+    return max(lf + 2 if lf != -1 else 0, crlf + 4 if crlf != -1 else 0)

@@ -1,0 +1,68 @@
+"""Which request is which: the gateway's route table, independent of mitmproxy.
+
+A route names the dialect errors are spoken in, whether a JSON body is expected, and where on
+the local account pool the request is served.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Dialect(StrEnum):
+    OPENAI = "openai"
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    dialect: Dialect
+    json_body: bool = False
+    pool_path: str | None = None  # served by the pool at this path
+    large_body: bool = False  # gets the compact body limit
+
+
+ROUTES: dict[tuple[str, str], Route] = {
+    ("POST", "/codex/v1/responses"): Route(
+        "codex.responses", Dialect.OPENAI, json_body=True, pool_path="/responses"
+    ),
+    ("POST", "/codex/v1/responses/compact"): Route(
+        "codex.compact",
+        Dialect.OPENAI,
+        json_body=True,
+        pool_path="/responses/compact",
+        large_body=True,
+    ),
+    ("GET", "/codex/v1/models"): Route("codex.models", Dialect.OPENAI, pool_path="/models"),
+    ("GET", "/v1/models"): Route("models.list", Dialect.OPENAI),
+}
+
+# The Codex CLI opens a WebSocket here first; a 426 makes it fall back to HTTP at once.
+WEBSOCKET_PATHS = frozenset({"/codex/v1/responses"})
+
+_KNOWN_PATHS = {path for _, path in ROUTES}
+
+
+class RouteNotFound(LookupError):
+    pass
+
+
+class MethodNotAllowed(LookupError):
+    def __init__(self, allowed: list[str]) -> None:
+        super().__init__(", ".join(allowed))
+        self.allowed = allowed
+
+
+def normalise_path(path: str) -> str:
+    """Drop the query string and a trailing slash."""
+    bare = path.split("?", 1)[0]
+    return bare.rstrip("/") or "/"
+
+
+def resolve(method: str, path: str) -> Route:
+    bare = normalise_path(path)
+    route = ROUTES.get((method.upper(), bare))
+    if route is not None:
+        return route
+    if bare in _KNOWN_PATHS:
+        raise MethodNotAllowed(sorted(m for m, p in ROUTES if p == bare))
+    raise RouteNotFound(bare)

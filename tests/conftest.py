@@ -1,0 +1,15 @@
+"""Shared fixtures. Every test runs with AZT_HOME in a temporary directory."""
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def azt_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "azt-home"
+    monkeypatch.setenv("AZT_HOME", str(home))
+    for name in list(__import__("os").environ):
+        if name.startswith("AZT_") and name != "AZT_HOME":
+            monkeypatch.delenv(name)
+    return home

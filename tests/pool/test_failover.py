@@ -1,0 +1,111 @@
+import json
+
+import pytest
+
+from azt.pool.failover import (
+    Failure,
+    Verdict,
+    client_error,
+    exhausted,
+    is_overload_event,
+    judge_status,
+    upstream_message,
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "refreshed", "verdict"),
+    [
+        (200, False, Verdict.DELIVER),
+        (401, False, Verdict.REFRESH),
+        (401, True, Verdict.NEXT_ACCOUNT),
+        (403, False, Verdict.NEXT_ACCOUNT),
+        (429, False, Verdict.NEXT_ACCOUNT),
+        (500, False, Verdict.NEXT_ACCOUNT),
+        (503, False, Verdict.NEXT_ACCOUNT),
+        (400, False, Verdict.DELIVER),
+        (404, False, Verdict.DELIVER),
+    ],
+)
+def test_judge_status(status: int, refreshed: bool, verdict: Verdict) -> None:
+    assert judge_status(status, refreshed=refreshed) is verdict
+
+
+def test_overload_events() -> None:
+    failed = {"type": "response.failed", "response": {"error": {"code": "server_is_overloaded"}}}
+    assert is_overload_event(failed)
+    assert is_overload_event({"type": "error", "error": {"code": "slow_down"}})
+    other = {"type": "response.failed", "response": {"error": {"code": "context_length_exceeded"}}}
+    assert not is_overload_event(other)
+    assert not is_overload_event({"type": "response.output_text.delta"})
+
+
+def test_upstream_message_reads_both_shapes() -> None:
+    assert upstream_message(b'{"detail":"Store must be set to false"}') == (
+        "Store must be set to false"
+    )
+    assert upstream_message(b'{"error":{"message":"nope"}}') == "nope"
+    assert upstream_message(b"<html>") is None
+
+
+def test_client_error_keeps_openai_fields() -> None:
+    body = json.dumps(
+        {
+            "error": {
+                "message": "Missing",
+                "type": "invalid_request_error",
+                "param": "tools[0].name",
+                "code": "missing_required_parameter",
+            }
+        }
+    ).encode()
+    error = client_error(400, body)
+    assert (error.status, error.param, error.code) == (
+        400,
+        "tools[0].name",
+        "missing_required_parameter",
+    )
+    assert client_error(400, b'{"detail":"Unsupported parameter: temperature"}').message == (
+        "Unsupported parameter: temperature"
+    )
+
+
+def limit_body(resets_at: int) -> bytes:
+    return json.dumps(
+        {
+            "error": {
+                "type": "usage_limit_reached",
+                "message": "The usage limit has been reached",
+                "plan_type": "plus",
+                "resets_at": resets_at,
+            }
+        }
+    ).encode()
+
+
+def test_every_account_limited_reports_the_earliest_reset() -> None:
+    failures = [
+        Failure("a", 429, "HTTP 429", limit_body(2_000)),
+        Failure("b", 429, "HTTP 429", limit_body(1_500)),
+    ]
+    error = exhausted(failures, now=1_000)
+    assert error.status == 429 and error.code == "usage_limit_reached"
+    assert error.body()["error"]["resets_at"] == 1_500
+    assert error.body()["error"]["plan_type"] == "plus"
+    assert error.headers["retry-after"] == "500"
+
+
+def test_transport_failures_map_to_502_and_504() -> None:
+    assert exhausted([Failure("a", None, "ConnectError: refused")]).status == 502
+    assert exhausted([Failure("a", None, "the connection timed out")]).status == 504
+
+
+def test_html_403_is_explained() -> None:
+    error = exhausted([Failure("a", 403, "HTTP 403", b"<html>challenge</html>")])
+    assert error.status == 502 and "Cloudflare" in error.message
+
+
+def test_overloaded_503_keeps_its_code() -> None:
+    body = b'{"error":{"code":"server_is_overloaded","message":"busy"}}'
+    error = exhausted([Failure("a", 503, "HTTP 503", body)])
+    assert (error.status, error.code) == (503, "server_is_overloaded")

@@ -1,0 +1,34 @@
+import pytest
+
+from azt.routes import MethodNotAllowed, RouteNotFound, normalise_path, resolve
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "name"),
+    [
+        ("POST", "/codex/v1/responses", "codex.responses"),
+        ("POST", "/codex/v1/responses/", "codex.responses"),
+        ("POST", "/codex/v1/responses/compact", "codex.compact"),
+        ("GET", "/codex/v1/models?client_version=0.169.0", "codex.models"),
+        ("GET", "/v1/models", "models.list"),
+        ("get", "/v1/models", "models.list"),
+    ],
+)
+def test_known_routes(method: str, path: str, name: str) -> None:
+    assert resolve(method, path).name == name
+
+
+def test_wrong_method_names_the_allowed_ones() -> None:
+    with pytest.raises(MethodNotAllowed) as info:
+        resolve("GET", "/codex/v1/responses")
+    assert info.value.allowed == ["POST"]
+
+
+def test_unknown_route() -> None:
+    with pytest.raises(RouteNotFound):
+        resolve("GET", "/v2/everything")
+
+
+def test_normalise_path() -> None:
+    assert normalise_path("/a/b/?x=1") == "/a/b"
+    assert normalise_path("/") == "/"
