@@ -4,7 +4,7 @@ import time
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from azt.pool.jwt import expiry, identity_from_id_token
+from azt.pool.jwt import Identity, TokenFormatError, expiry, identity_from_id_token
 
 
 class AccountStatus(StrEnum):
@@ -71,12 +71,14 @@ def account_from_tokens(
 ) -> Account:
     """Build an account from a token set; identity comes from the id_token claims.
 
+    An empty id_token falls back to the access token's claims, which carry the same auth and
+    profile claims: the original system's exports often lack an id_token.
     Raises ValueError when the tokens do not name a ChatGPT account.
     """
-    identity = identity_from_id_token(id_token)
+    identity = _identity(id_token, access_token)
     account_id = identity.chatgpt_account_id or account_id_hint
     if not account_id:
-        raise ValueError("the id_token names no ChatGPT account (chatgpt_account_id)")
+        raise ValueError("the tokens name no ChatGPT account (no chatgpt_account_id claim)")
     stamp = int(time.time()) if now is None else now
     return Account(
         key=account_key(account_id, identity.chatgpt_user_id),
@@ -91,3 +93,12 @@ def account_from_tokens(
         last_refresh=stamp,
         created_at=stamp,
     )
+
+
+def _identity(id_token: str, access_token: str) -> Identity:
+    if id_token:
+        return identity_from_id_token(id_token)
+    try:
+        return identity_from_id_token(access_token)
+    except TokenFormatError as e:
+        raise ValueError("there is no id_token and the access token is not a JWT") from e

@@ -1,0 +1,625 @@
+"""The simulator as a Starlette app: Codex backend routes, OAuth routes and `/_sim` admin.
+
+`create_app(state)` wires the routes; every handler reads the shared `SimState` from
+`request.app.state.sim`. Event content comes from `azt.sim.stream`; this module adds what
+needs the network: authentication, body decoding, status-code faults, pacing and framing.
+"""
+
+import asyncio
+import base64
+import gzip
+import io
+import json
+import logging
+import time
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import zstandard
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from azt.sim import oauth
+from azt.sim.catalog import SLUGS, models_etag, models_payload
+from azt.sim.faults import Fault
+from azt.sim.faults import Route as FaultRoute
+from azt.sim.limits import exhausted, rate_limit_headers, usage_payload
+from azt.sim.state import RecordedRequest, SimState
+from azt.sim.stream import Ending, StreamOptions, compact_response, failure_message, response_events
+from azt.sim.tokens import AccessDenied, SimAccount
+
+# Fields the real backend refuses on /responses (codex-backend.md §6), checked in this order.
+UNSUPPORTED_PARAMETERS = (
+    "max_output_tokens",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "metadata",
+    "user",
+    "truncation",
+    "safety_identifier",
+    "prompt_cache_retention",
+    "stream_options",
+    "previous_response_id",
+    "n",
+    "stop",
+    "logprobs",
+)
+
+CLOUDFLARE_PAGE = """<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>
+<meta http-equiv="Content-Type" content="text/html; charset=UTF-8">
+<meta name="robots" content="noindex,nofollow"></head><body>
+<div class="main-wrapper" role="main"><div class="main-content">
+<h1 class="zone-name-title h1">chatgpt.com</h1>
+<h2 class="h2" id="challenge-running">Checking if the site connection is secure</h2>
+<noscript><div class="h2">Enable JavaScript and cookies to continue</div></noscript>
+</div></div><!-- azt sim: Cloudflare-style challenge --></body></html>
+"""
+
+
+class SimulatedDrop(Exception):
+    """Raised inside a streaming body so the server cuts the connection mid-response."""
+
+
+def sim(request: Request) -> SimState:
+    state: SimState = request.app.state.sim
+    return state
+
+
+def detail(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status, headers=headers)
+
+
+# --- request intake --------------------------------------------------------------------------
+
+
+class BodyError(ValueError):
+    """A request body that cannot be decoded; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def decode_content(raw: bytes, content_encoding: str | None) -> bytes:
+    """Undo `Content-Encoding` (zstd, gzip, deflate, br; several are applied in order)."""
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
+    data = raw
+    for coding in reversed(codings):
+        try:
+            data = _decompress(coding, data)
+        except BodyError:
+            raise
+        except Exception as e:  # each codec has its own error type
+            raise BodyError(400, f"Could not decode the {coding} request body: {e}") from e
+    return data
+
+
+def _decompress(coding: str, data: bytes) -> bytes:
+    if coding == "identity":
+        return data
+    if coding == "zstd":
+        # Streaming encoders (the Codex CLI's) omit the content size, so read as a stream.
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            io.BytesIO(data), read_across_frames=True
+        )
+        with reader:
+            return reader.read()
+    if coding in ("gzip", "x-gzip"):
+        return gzip.decompress(data)
+    if coding == "deflate":
+        try:
+            return zlib.decompress(data)
+        except zlib.error:
+            return zlib.decompress(data, -zlib.MAX_WBITS)  # raw deflate, as some clients send
+    if coding == "br":
+        import brotli  # mitmproxy's dependency; imported lazily since few clients send br
+
+        return bytes(brotli.decompress(data))
+    raise BodyError(415, f"Unsupported Content-Encoding: {coding}")
+
+
+def parse_json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BodyError(400, f"Could not parse the request body as JSON: {e}") from e
+
+
+@dataclass(frozen=True)
+class Incoming:
+    account: SimAccount
+    body: Any
+
+
+def _unauthorized(expired: bool = False) -> JSONResponse:
+    headers = {}
+    if expired:
+        # The backend explains 401s in a base64 JSON header; clients log it.
+        error = {"error": {"code": "token_expired", "message": "Access token expired"}}
+        headers["x-error-json"] = base64.b64encode(json.dumps(error).encode()).decode()
+    return detail(401, "Unauthorized", headers)
+
+
+def authenticate(state: SimState, request: Request) -> SimAccount | JSONResponse:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _unauthorized()
+    try:
+        account_id = state.tokens.account_for_access_token(token.strip())
+    except AccessDenied as e:
+        return _unauthorized(expired=e.reason == "expired")
+    claimed = request.headers.get("chatgpt-account-id")
+    if claimed is not None and claimed != account_id:
+        return _unauthorized()
+    return state.accounts[account_id]
+
+
+async def intake(request: Request, *, with_body: bool) -> Incoming | Response:
+    """Authenticate, decode and record a backend request."""
+    state = sim(request)
+    who = authenticate(state, request)
+    body: Any = None
+    problem: BodyError | None = None
+    if with_body:
+        try:
+            raw = decode_content(await request.body(), request.headers.get("content-encoding"))
+            body = parse_json(raw)
+        except BodyError as e:
+            problem = e
+    state.requests.append(
+        RecordedRequest(
+            method=request.method,
+            path=request.url.path,
+            headers={name: value for name, value in request.headers.items()},
+            body=body,
+            account_id=who.account_id if isinstance(who, SimAccount) else None,
+            at=time.monotonic(),
+            query=request.url.query,
+        )
+    )
+    if not isinstance(who, SimAccount):
+        return who
+    if problem is not None:
+        return detail(problem.status, str(problem))
+    return Incoming(who, body)
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def rejection(body: Any) -> dict[str, Any] | None:
+    """The 400 body the real backend gives this /responses body, or None if it is accepted."""
+    if not isinstance(body, dict):
+        return {"detail": "Request body must be a JSON object"}
+    if body.get("store") is not False:
+        return {"detail": "Store must be set to false"}
+    if body.get("stream") is not True:
+        return {"detail": "Stream must be set to true"}
+    if not isinstance(body.get("instructions"), str):
+        return {"detail": "Instructions are required"}
+    for name in UNSUPPORTED_PARAMETERS:
+        if name in body:
+            return {"detail": f"Unsupported parameter: {name}"}
+    return tool_rejection(body.get("tools")) or model_rejection(body.get("model"))
+
+
+def tool_rejection(tools: object) -> dict[str, Any] | None:
+    if not isinstance(tools, list):
+        return None
+    for index, tool in enumerate(tools):
+        # A Chat Completions tool nests its name under "function"; Responses wants it flat.
+        if isinstance(tool, dict) and tool.get("type") == "function" and "name" not in tool:
+            param = f"tools[{index}].name"
+            return {
+                "error": {
+                    "message": f"Missing required parameter: '{param}'.",
+                    "type": "invalid_request_error",
+                    "param": param,
+                    "code": "missing_required_parameter",
+                }
+            }
+    return None
+
+
+def model_rejection(model: object) -> dict[str, Any] | None:
+    if model in SLUGS:
+        return None
+    return {
+        "detail": f"The '{model}' model is not supported when using Codex with a ChatGPT account."
+    }
+
+
+def compact_rejection(body: Any) -> dict[str, Any] | None:
+    if not isinstance(body, dict):
+        return {"detail": "Request body must be a JSON object"}
+    return tool_rejection(body.get("tools")) or model_rejection(body.get("model"))
+
+
+# --- headers and status faults ---------------------------------------------------------------
+
+
+def limit_headers(state: SimState, account: SimAccount) -> dict[str, str]:
+    primary, secondary = state.windows(account.account_id)
+    return rate_limit_headers(account.plan, primary, secondary, state.usage[account.account_id])
+
+
+def backend_headers(state: SimState, account: SimAccount) -> dict[str, str]:
+    """Headers on every /responses and /responses/compact reply past authentication."""
+    return {
+        **limit_headers(state, account),
+        "x-oai-request-id": f"req_sim{len(state.requests):06d}",
+    }
+
+
+def _openai_error(
+    status: int, message: str, kind: str, code: str | None, **headers: str
+) -> Response:
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return JSONResponse(body, status_code=status, headers=headers or None)
+
+
+def fault_reply(state: SimState, account: SimAccount, fault: Fault | None) -> Response | None:
+    """The non-200 answer a status-code fault calls for, or None for stream faults."""
+    if fault is None:
+        return None
+    kind, params = fault.kind, fault.params
+    headers = backend_headers(state, account)
+    if kind == "usage_limit":
+        return usage_limit_reply(state, account, int(params["resets_in_seconds"]), params)
+    if kind == "usage_not_included":
+        error = {
+            "type": "usage_not_included",
+            "message": failure_message("usage_not_included"),
+            "plan_type": account.plan,
+        }
+        return JSONResponse({"error": error}, status_code=429, headers=headers)
+    if kind == "rate_limited":
+        headers["retry-after"] = str(params["retry_after"])
+        message = f"Rate limit reached for requests. Please try again in {params['retry_after']}s."
+        return _openai_error(429, message, "requests", "rate_limit_exceeded", **headers)
+    if kind == "unauthorized":
+        return detail(401, "Unauthorized")
+    if kind == "server_error":
+        message = failure_message("server_error")
+        return _openai_error(
+            int(params["status"]), message, "server_error", "server_error", **headers
+        )
+    if kind == "overloaded":
+        code = str(params["code"])
+        return _openai_error(
+            503, failure_message(code), "service_unavailable_error", code, **headers
+        )
+    if kind == "html_403":
+        cf = {"server": "cloudflare", "cf-mitigated": "challenge", "cf-ray": "8f00000000000000-SIM"}
+        return HTMLResponse(CLOUDFLARE_PAGE, status_code=403, headers=cf)
+    return None
+
+
+def usage_limit_reply(
+    state: SimState, account: SimAccount, resets_in: int, params: dict[str, Any]
+) -> JSONResponse:
+    now = time.time()
+    primary, secondary = state.windows(account.account_id, now)
+    primary = exhausted(primary, resets_in, now)
+    headers = rate_limit_headers(account.plan, primary, secondary, state.usage[account.account_id])
+    headers["x-codex-active-limit"] = "codex"
+    headers["x-oai-request-id"] = f"req_sim{len(state.requests):06d}"
+    error = {
+        "type": "usage_limit_reached",
+        "message": "The usage limit has been reached",
+        "plan_type": params.get("plan_type") or account.plan,
+        "resets_at": primary.reset_at,
+        "resets_in_seconds": resets_in,
+    }
+    return JSONResponse({"error": error}, status_code=429, headers=headers)
+
+
+async def take_fault(state: SimState, account: SimAccount, route: FaultRoute) -> Fault | None:
+    fault = state.faults.take(account.account_id, route)
+    if fault is not None and fault.kind == "slow_headers":
+        await asyncio.sleep(float(fault.params["seconds"]))
+        return None
+    return fault
+
+
+# --- streaming -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """What the stream does on the wire, beyond its events."""
+
+    drop_after: int | None = None
+    stall: float = 0.0
+    content_type: bool = True
+
+
+def stream_plan(fault: Fault | None, number: int, created_at: int) -> tuple[StreamOptions, Pacing]:
+    """Turn a stream fault into event options (pure shapes) and pacing (wire behaviour)."""
+    options = StreamOptions(number=number, created_at=created_at)
+    if fault is None:
+        return options, Pacing()
+    kind, p = fault.kind, fault.params
+    shapes: dict[str, StreamOptions] = {
+        "overloaded_in_stream": replace(
+            options, ending=Ending("failed", "server_is_overloaded", early=True)
+        ),
+        "failed_in_stream": replace(
+            options, ending=Ending("failed", p.get("code"), p.get("message"))
+        ),
+        "incomplete": replace(options, ending=Ending("incomplete", reason=p.get("reason"))),
+        "error_event": replace(options, ending=Ending("error", p.get("code"), p.get("message"))),
+        "giant_delta": replace(options, giant_delta=int(p.get("size") or 0)),
+        "text_only_in_done": replace(options, text_only_in_done=True),
+        "keepalive": replace(options, keepalive=True),
+    }
+    pacing: dict[str, Pacing] = {
+        "drop_mid_stream": Pacing(drop_after=int(p.get("after_events") or 0)),
+        "stall": Pacing(stall=float(p.get("seconds") or 0)),
+        "no_content_type": Pacing(content_type=False),
+    }
+    return shapes.get(kind, options), pacing.get(kind, Pacing())
+
+
+def sse_frame(event: dict[str, Any]) -> bytes:
+    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    return f"event: {event['type']}\ndata: {data}\n\n".encode()
+
+
+async def sse_body(
+    state: SimState, response_id: str, events: Iterator[dict[str, Any]], pacing: Pacing
+) -> AsyncIterator[bytes]:
+    for index, event in enumerate(events):
+        if pacing.drop_after is not None and index >= pacing.drop_after:
+            raise SimulatedDrop(f"azt sim: dropping {response_id} after {index} events")
+        if index:
+            await asyncio.sleep(state.event_delay)
+        state.produced.append((response_id, event["type"], time.monotonic()))
+        yield sse_frame(event)
+        if pacing.stall and event["type"] == "response.created":
+            await asyncio.sleep(pacing.stall)
+
+
+def stream_reply(
+    state: SimState, request: Request, incoming: Incoming, fault: Fault | None
+) -> StreamingResponse:
+    number = state.next_response_number()
+    options, pacing = stream_plan(fault, number, int(time.time()))
+    body = incoming.body
+    headers = {
+        **backend_headers(state, incoming.account),
+        "x-codex-turn-state": turn_state(request, number),
+        "x-models-etag": models_etag(),
+        "openai-model": str(body.get("model")),
+        "cache-control": "no-cache",
+    }
+    events = response_events(body, options)
+    response_id = f"resp_sim{number:06d}"
+    return StreamingResponse(
+        sse_body(state, response_id, events, pacing),
+        headers=headers,
+        media_type="text/event-stream" if pacing.content_type else None,
+    )
+
+
+def turn_state(request: Request, number: int) -> str:
+    # Within a turn the client echoes the token back; keep it, as sticky routing would.
+    return request.headers.get("x-codex-turn-state") or f"ts_sim{number:06d}"
+
+
+# --- backend routes --------------------------------------------------------------------------
+
+
+async def responses(request: Request) -> Response:
+    incoming = await intake(request, with_body=True)
+    if isinstance(incoming, Response):
+        return incoming
+    state = sim(request)
+    problem = rejection(incoming.body)
+    if problem is not None:
+        return JSONResponse(
+            problem, status_code=400, headers=backend_headers(state, incoming.account)
+        )
+    fault = await take_fault(state, incoming.account, "responses")
+    return fault_reply(state, incoming.account, fault) or stream_reply(
+        state, request, incoming, fault
+    )
+
+
+async def compact(request: Request) -> Response:
+    incoming = await intake(request, with_body=True)
+    if isinstance(incoming, Response):
+        return incoming
+    state = sim(request)
+    headers = backend_headers(state, incoming.account)
+    problem = compact_rejection(incoming.body)
+    if problem is not None:
+        return JSONResponse(problem, status_code=400, headers=headers)
+    fault = await take_fault(state, incoming.account, "compact")
+    reply = fault_reply(state, incoming.account, fault)
+    if reply is not None:
+        return reply
+    number = state.next_response_number()
+    headers["x-codex-turn-state"] = turn_state(request, number)
+    return JSONResponse(compact_response(incoming.body, number), headers=headers)
+
+
+async def models(request: Request) -> Response:
+    incoming = await intake(request, with_body=False)
+    if isinstance(incoming, Response):
+        return incoming
+    return JSONResponse(models_payload(), headers={"etag": models_etag()})
+
+
+async def usage(request: Request) -> Response:
+    incoming = await intake(request, with_body=False)
+    if isinstance(incoming, Response):
+        return incoming
+    state = sim(request)
+    account = incoming.account
+    now = time.time()
+    primary, secondary = state.windows(account.account_id, now)
+    limit = next(
+        (f for f in state.faults.peek(account.account_id) if f.kind == "usage_limit"), None
+    )
+    if limit is not None:
+        # An armed usage-limit fault means the account is out; say so here too.
+        primary = exhausted(primary, int(limit.params["resets_in_seconds"]), now)
+    payload = usage_payload(
+        email=account.email,
+        account_id=account.account_id,
+        user_id=account.user_id,
+        plan=account.plan,
+        primary=primary,
+        secondary=secondary,
+        usage=state.usage[account.account_id],
+    )
+    return JSONResponse(payload)
+
+
+# --- /_sim admin -----------------------------------------------------------------------------
+
+
+async def _admin_json(request: Request) -> dict[str, Any]:
+    try:
+        data = json.loads(await request.body() or b"{}")
+    except ValueError as e:
+        raise HTTPException(400, f"invalid JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise HTTPException(400, "expected a JSON object")
+    return data
+
+
+def _admin_account(state: SimState, selector: dict[str, Any]) -> SimAccount:
+    account_id, email = selector.get("account_id"), selector.get("email")
+    if isinstance(account_id, str) and account_id in state.accounts:
+        return state.accounts[account_id]
+    if isinstance(email, str) and (account := state.account_by_email(email)) is not None:
+        return account
+    raise HTTPException(404, f"no sim account matches account_id={account_id!r} email={email!r}")
+
+
+async def admin_set_fault(request: Request) -> Response:
+    """Arm a fault: `{"account_id"|"email", "kind", "times"?, "queue"?, ...params}`."""
+    state = sim(request)
+    data = await _admin_json(request)
+    account = _admin_account(state, data)
+    queue = bool(data.pop("queue", False))
+    data.pop("account_id", None)
+    data.pop("email", None)
+    try:
+        fault = Fault.from_dict(data)
+    except ValueError as e:
+        raise HTTPException(400, str(e)) from e
+    (state.add_fault if queue else state.set_fault)(account.account_id, fault)
+    faults = [f.to_dict() for f in state.faults.peek(account.account_id)]
+    return JSONResponse({"account_id": account.account_id, "faults": faults})
+
+
+async def admin_clear_faults(request: Request) -> Response:
+    """Clear every fault, or one account's (`?account_id=` or `?email=`)."""
+    state = sim(request)
+    selector = dict(request.query_params)
+    if selector:
+        state.clear_faults(_admin_account(state, selector).account_id)
+    else:
+        state.clear_faults()
+    return JSONResponse({"cleared": True})
+
+
+async def admin_usage(request: Request) -> Response:
+    """Set reported usage: `{"account_id"|"email", "primary_used_percent"?, ...}`."""
+    state = sim(request)
+    data = await _admin_json(request)
+    account = _admin_account(state, data)
+    values = {k: v for k, v in data.items() if k not in ("account_id", "email")}
+    try:
+        usage = state.set_usage(account.account_id, **values)
+    except ValueError as e:
+        raise HTTPException(400, str(e)) from e
+    return JSONResponse({"account_id": account.account_id, **usage.__dict__})
+
+
+async def admin_revoke(request: Request) -> Response:
+    """Revoke the current refresh token: `{"account_id"|"email", "code"?}`."""
+    state = sim(request)
+    data = await _admin_json(request)
+    account = _admin_account(state, data)
+    try:
+        state.revoke_refresh_token(
+            account.account_id, data.get("code", "refresh_token_invalidated")
+        )
+    except (KeyError, ValueError) as e:
+        raise HTTPException(400, str(e)) from e
+    return JSONResponse({"account_id": account.account_id, "revoked": True})
+
+
+async def admin_state(request: Request) -> Response:
+    return JSONResponse(sim(request).snapshot())
+
+
+# --- the app ---------------------------------------------------------------------------------
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    # FastAPI-style {"detail": ...} bodies, like the real backend's 404s and 405s.
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+class _DropFilter(logging.Filter):
+    """Keep deliberate mid-stream drops out of uvicorn's error log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        while error is not None:
+            if isinstance(error, SimulatedDrop):
+                return False
+            if isinstance(error, BaseExceptionGroup):
+                return not any(isinstance(e, SimulatedDrop) for e in _leaves(error))
+            error = error.__cause__ or error.__context__
+        return True
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            yield from _leaves(error)
+        else:
+            yield error
+
+
+def _quiet_drops() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DropFilter) for f in logger.filters):
+        logger.addFilter(_DropFilter())
+
+
+ROUTES = [
+    Route("/backend-api/codex/responses", responses, methods=["POST"]),
+    Route("/backend-api/codex/responses/compact", compact, methods=["POST"]),
+    Route("/backend-api/codex/models", models, methods=["GET"]),
+    Route("/backend-api/wham/usage", usage, methods=["GET"]),
+    Route("/api/codex/usage", usage, methods=["GET"]),
+    *oauth.ROUTES,
+    Route("/_sim/faults", admin_set_fault, methods=["POST"]),
+    Route("/_sim/faults", admin_clear_faults, methods=["DELETE"]),
+    Route("/_sim/usage", admin_usage, methods=["POST"]),
+    Route("/_sim/revoke", admin_revoke, methods=["POST"]),
+    Route("/_sim/state", admin_state, methods=["GET"]),
+]
+
+
+def create_app(state: SimState) -> Starlette:
+    """The simulator app serving `state`."""
+    _quiet_drops()
+    app = Starlette(routes=ROUTES, exception_handlers={HTTPException: http_error})
+    app.state.sim = state
+    return app

@@ -1,0 +1,70 @@
+import json
+
+from mitmproxy.test import taddons
+
+from azt.addons.codex import CodexRoute
+from azt.addons.flowstate import ROUTED
+from azt.addons.ingress import Ingress
+from azt.catalog import CatalogHolder
+from azt.config import Settings
+from azt.pool.server import SECRET_HEADER
+
+
+async def run(settings: Settings, catalog: CatalogHolder, flow) -> None:
+    ingress, codex = Ingress(settings), CodexRoute(catalog, 4242, "s3cret")
+    with taddons.context(ingress, codex):
+        ingress.requestheaders(flow)
+        ingress.request(flow)
+        await codex.request(flow)
+
+
+async def test_hands_the_request_to_the_pool(settings, catalog, make_flow) -> None:
+    flow = make_flow(
+        path="/codex/v1/responses?x=1",
+        headers={
+            "authorization": "Bearer client-key",
+            "chatgpt-account-id": "client-account",
+            "session-id": "abc",
+        },
+    )
+    await run(settings, catalog, flow)
+    assert flow.response is None and flow.metadata[ROUTED]
+    request = flow.request
+    assert (request.scheme, request.host, request.port) == ("http", "127.0.0.1", 4242)
+    assert request.path == "/responses?x=1"
+    assert "authorization" not in request.headers
+    assert "chatgpt-account-id" not in request.headers
+    assert request.headers[SECRET_HEADER] == "s3cret"
+    assert request.headers["accept-encoding"] == "identity"
+    assert request.headers["session-id"] == "abc"
+    body = json.loads(request.content)
+    assert body["instructions"] == ""
+    assert request.headers["content-length"] == str(len(request.raw_content))
+
+
+async def test_instructions_are_kept_when_given(settings, catalog, make_flow) -> None:
+    flow = make_flow(body=b'{"model":"gpt-5.4","instructions":"be brief","input":"hi"}')
+    await run(settings, catalog, flow)
+    assert json.loads(flow.request.content)["instructions"] == "be brief"
+
+
+async def test_unknown_model_is_a_404_model_not_found(settings, catalog, make_flow) -> None:
+    flow = make_flow(body=b'{"model":"gpt-0","input":"hi"}')
+    await run(settings, catalog, flow)
+    assert flow.response.status_code == 404
+    error = json.loads(flow.response.content)["error"]
+    assert (error["code"], error["param"]) == ("model_not_found", "model")
+    assert flow.request.host != "127.0.0.1" or flow.request.port != 4242
+
+
+async def test_missing_model_is_a_400(settings, catalog, make_flow) -> None:
+    flow = make_flow(body=b'{"input":"hi"}')
+    await run(settings, catalog, flow)
+    assert flow.response.status_code == 400
+    assert json.loads(flow.response.content)["error"]["code"] == "missing_model"
+
+
+async def test_models_route_keeps_its_query(settings, catalog, make_flow) -> None:
+    flow = make_flow(method="GET", path="/codex/v1/models?client_version=0.169.0", body=b"")
+    await run(settings, catalog, flow)
+    assert flow.request.path == "/models?client_version=0.169.0"
