@@ -145,9 +145,6 @@ async def test_only_a_foreign_paste_times_out(sim: Any, client: httpx.AsyncClien
     assert pooled() == []
 
 
-# LoopbackServer does not close its socket when bind() fails; that leak is not this test's.
-@pytest.mark.filterwarnings("ignore::ResourceWarning")
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_busy_ports_warn_and_paste_still_works(sim: Any, client: httpx.AsyncClient) -> None:
     """When every callback port is taken the login says so loudly and relies on pasting."""
     sim.state.add_account(email="alice@example.com", plan="pro")

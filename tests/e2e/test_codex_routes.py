@@ -232,6 +232,13 @@ async def test_codex_models_pass_through_with_etag(rig: Rig) -> None:
     assert rig.sim.requests[-1].path == "/backend-api/codex/models"
 
 
+async def test_codex_models_gets_a_client_version_when_none_is_sent(rig: Rig) -> None:
+    rig.add_account()
+    response = await rig.client.get("/codex/v1/models")
+    assert response.status_code == 200
+    assert "client_version=0.169.0" in rig.sim.requests[-1].query
+
+
 async def test_compact_returns_the_compaction_item_last(rig: Rig) -> None:
     rig.add_account()
     body = {

@@ -1,5 +1,6 @@
 """The backend routes: /responses, /responses/compact, /models, usage, and request intake."""
 
+import asyncio
 import base64
 import gzip
 import json
@@ -7,10 +8,12 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+import brotli
 import httpx
 import pytest
 import zstandard
 
+from azt.loopback import LoopbackServer
 from azt.sim.catalog import models_etag
 from azt.sim.state import SimState
 from azt.sim.tokens import SimAccount
@@ -115,7 +118,10 @@ async def test_authentication(
         {"authorization": "Basic abc"},
         {"authorization": "Bearer not-a-token"},
         {"authorization": f"Bearer {expired}"},
-        {"authorization": f"Bearer {tokens['access_token']}", "chatgpt-account-id": other.account_id},
+        {
+            "authorization": f"Bearer {tokens['access_token']}",
+            "chatgpt-account-id": other.account_id,
+        },
     ]
     for headers in cases:
         for method, path in (("POST", RESPONSES), ("POST", COMPACT), ("GET", MODELS)):
@@ -215,6 +221,8 @@ def _zstd(data: bytes) -> bytes:
         ("zstd", _zstd),
         ("gzip", gzip.compress),
         ("deflate", zlib.compress),
+        ("deflate", lambda data: zlib.compress(data)[2:-4]),  # raw deflate, no zlib wrapper
+        ("br", brotli.compress),
         ("identity", lambda data: data),
     ],
 )
@@ -226,10 +234,12 @@ async def test_compressed_bodies(
     encoding: str,
     compress: Callable[[bytes], bytes],
 ) -> None:
-    """zstd, gzip and deflate request bodies are decoded before validation."""
+    """zstd, gzip, deflate and br request bodies are decoded before validation."""
     body = request_body(input="Reply with Z.")
     headers = {**auth_headers, "content-encoding": encoding, "content-type": "application/json"}
-    reply = await client.post(RESPONSES, content=compress(json.dumps(body).encode()), headers=headers)
+    reply = await client.post(
+        RESPONSES, content=compress(json.dumps(body).encode()), headers=headers
+    )
     assert reply.status_code == 200
     assert state.requests[-1].body == body
 
@@ -258,9 +268,7 @@ async def test_undecodable_bodies(
     assert state.requests[-1].body is None
 
 
-async def test_non_object_body(
-    client: httpx.AsyncClient, auth_headers: dict[str, str]
-) -> None:
+async def test_non_object_body(client: httpx.AsyncClient, auth_headers: dict[str, str]) -> None:
     """A JSON body that is not an object is a 400."""
     reply = await client.post(RESPONSES, json=[1], headers=auth_headers)
     assert reply.json() == {"detail": "Request body must be a JSON object"}
@@ -343,3 +351,17 @@ async def test_event_delay_paces_the_stream(
     stamps = [at for _, _, at in state.produced]
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     assert len(gaps) >= 8 and min(gaps) >= 0.015
+
+
+async def test_websocket_upgrade_gets_426(server: LoopbackServer) -> None:
+    """A WebSocket upgrade on /responses is refused with 426 so clients switch to HTTP."""
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(
+        b"GET /backend-api/codex/responses HTTP/1.1\r\nHost: sim\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n"), 5)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 426")

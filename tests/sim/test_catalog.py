@@ -39,7 +39,14 @@ def test_every_model_has_required_fields() -> None:
 def test_catalog_contents() -> None:
     """Five listed models in priority order plus the hidden auto-review model."""
     listed = [m["slug"] for m in sorted(MODELS, key=lambda m: m["priority"])]
-    assert listed == ["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex", "gpt-5.2", "codex-auto-review"]
+    assert listed == [
+        "gpt-5.5",
+        "gpt-5.4",
+        "gpt-5.4-mini",
+        "gpt-5.3-codex",
+        "gpt-5.2",
+        "codex-auto-review",
+    ]
     visibility = {m["slug"]: m["visibility"] for m in MODELS}
     assert visibility["codex-auto-review"] == "hide"
     assert {v for s, v in visibility.items() if s != "codex-auto-review"} == {"list"}

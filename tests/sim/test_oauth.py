@@ -49,7 +49,9 @@ def exchange_form(code: str, verifier: str, redirect: str = REDIRECT) -> dict[st
     }
 
 
-async def test_browser_login(client: httpx.AsyncClient, state: SimState, account: SimAccount) -> None:
+async def test_browser_login(
+    client: httpx.AsyncClient, state: SimState, account: SimAccount
+) -> None:
     """Authorize redirects back with a code and state; the code exchange returns tokens."""
     verifier = new_pkce_verifier()
     query = await login(client, verifier)
@@ -144,7 +146,9 @@ async def test_refresh_rotates(
     assert fresh["refresh_token"] != tokens["refresh_token"]
     assert fresh["access_token"] != tokens["access_token"]
     assert fresh["expires_in"] == 120
-    assert expiry(fresh["access_token"]) == pytest.approx(expiry(fresh["id_token"]) - 3600 + 120, abs=2)
+    assert expiry(fresh["access_token"]) == pytest.approx(
+        expiry(fresh["id_token"]) - 3600 + 120, abs=2
+    )
     headers = {"authorization": f"Bearer {fresh['access_token']}"}
     assert (await client.get("/backend-api/codex/models", headers=headers)).status_code == 200
     reused = await client.post(TOKEN, json=refresh_json(tokens["refresh_token"]))
@@ -230,7 +234,9 @@ async def test_refresh_errors(
 
 async def test_unreadable_token_request(client: httpx.AsyncClient) -> None:
     """A body that is neither JSON nor a form is a 400."""
-    reply = await client.post(TOKEN, content=b"{broken", headers={"content-type": "application/json"})
+    reply = await client.post(
+        TOKEN, content=b"{broken", headers={"content-type": "application/json"}
+    )
     assert reply.status_code == 400 and reply.json()["error"] == "invalid_request"
 
 
@@ -267,7 +273,9 @@ async def test_device_code_defaults() -> None:
     state = SimState()
     transport = httpx.ASGITransport(app=create_app(state))
     async with httpx.AsyncClient(transport=transport, base_url="http://sim.test") as fresh:
-        start = (await fresh.post(f"{DEVICE}/usercode", json={"client_id": DEFAULT_CLIENT_ID})).json()
+        start = (
+            await fresh.post(f"{DEVICE}/usercode", json={"client_id": DEFAULT_CLIENT_ID})
+        ).json()
         assert start["interval"] == "1"
         poll = {"device_auth_id": start["device_auth_id"], "user_code": start["user_code"]}
         for _ in range(3):

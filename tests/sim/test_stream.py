@@ -220,6 +220,9 @@ def test_function_call_lifecycle() -> None:
         ("nothing named", "auto", "get_weather"),
         ("use lookup", {"type": "function", "name": "get_weather"}, "get_weather"),
         ("use lookup", "none", None),
+        ("Reply with PONG only.", "auto", None),
+        ("Reply with PONG only.", "required", "get_weather"),
+        ("call lookup, then reply with OK", "auto", "lookup"),
     ],
 )
 def test_function_choice(text: str, tool_choice: Any, called: str | None) -> None:

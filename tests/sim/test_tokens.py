@@ -211,6 +211,11 @@ def test_codex_auth_json() -> None:
     assert doc == {
         "auth_mode": "chatgpt",
         "OPENAI_API_KEY": None,
-        "tokens": {"id_token": "i", "access_token": "a", "refresh_token": "r", "account_id": "acct-1"},
+        "tokens": {
+            "id_token": "i",
+            "access_token": "a",
+            "refresh_token": "r",
+            "account_id": "acct-1",
+        },
         "last_refresh": "1970-01-01T00:00:00.000000Z",
     }

@@ -36,7 +36,7 @@ class PoolRuntime:
         )
         self.catalog = CatalogHolder(lambda: self.worker.run(self.catalog_store.load))
         self.secret = new_secret()
-        self.app = PoolApp(self.dispatcher, self.secret)
+        self.app = PoolApp(self.dispatcher, self.secret, settings.codex_client_version)
 
     async def aclose(self) -> None:
         await self.client.aclose()

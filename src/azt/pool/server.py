@@ -64,9 +64,10 @@ def _routing_headers(opened: Opened) -> dict[str, str]:
 
 
 class PoolApp:
-    def __init__(self, dispatcher: Dispatcher, secret: str) -> None:
+    def __init__(self, dispatcher: Dispatcher, secret: str, client_version: str) -> None:
         self._dispatcher = dispatcher
         self._secret = secret
+        self._client_version = client_version
 
     def asgi(self) -> ASGIApp:
         app = Starlette(
@@ -100,6 +101,8 @@ class PoolApp:
 
     async def models(self, request: Request) -> Response:
         params = dict(request.query_params)
+        # The backend answers by client version; Codex always sends one, other clients may not.
+        params.setdefault("client_version", self._client_version)
         call = UpstreamCall("GET", "/models", request.headers, params=params)
         return await self._unary(call)
 

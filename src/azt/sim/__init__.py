@@ -8,7 +8,7 @@ Modules, one concern each:
 - `limits`: rate-limit windows, `x-codex-*` headers and the usage JSON;
 - `catalog`: the `/models` list;
 - `state`: `SimState`, the knobs and recordings tests use;
-- `app` and `oauth`: the Starlette app (`create_app(state)`).
+- `app`, `oauth` and `admin`: the Starlette app (`create_app(state)`) and its route groups.
 
 The names below are loaded lazily so that importing the pure modules never pulls in Starlette.
 """

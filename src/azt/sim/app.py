@@ -22,9 +22,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
-from azt.sim import oauth
+from azt.sim import admin, oauth
 from azt.sim.catalog import SLUGS, models_etag, models_payload
 from azt.sim.faults import Fault
 from azt.sim.faults import Route as FaultRoute
@@ -259,46 +260,47 @@ def backend_headers(state: SimState, account: SimAccount) -> dict[str, str]:
 
 
 def _openai_error(
-    status: int, message: str, kind: str, code: str | None, **headers: str
+    status: int, message: str, kind: str, code: str, headers: dict[str, str]
 ) -> Response:
     body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    return JSONResponse(body, status_code=status, headers=headers or None)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def fault_reply(state: SimState, account: SimAccount, fault: Fault | None) -> Response | None:
     """The non-200 answer a status-code fault calls for, or None for stream faults."""
     if fault is None:
         return None
-    kind, params = fault.kind, fault.params
+    params = fault.params
     headers = backend_headers(state, account)
-    if kind == "usage_limit":
-        return usage_limit_reply(state, account, int(params["resets_in_seconds"]), params)
-    if kind == "usage_not_included":
-        error = {
-            "type": "usage_not_included",
-            "message": failure_message("usage_not_included"),
-            "plan_type": account.plan,
-        }
-        return JSONResponse({"error": error}, status_code=429, headers=headers)
-    if kind == "rate_limited":
-        headers["retry-after"] = str(params["retry_after"])
-        message = f"Rate limit reached for requests. Please try again in {params['retry_after']}s."
-        return _openai_error(429, message, "requests", "rate_limit_exceeded", **headers)
-    if kind == "unauthorized":
-        return detail(401, "Unauthorized")
-    if kind == "server_error":
-        message = failure_message("server_error")
-        return _openai_error(
-            int(params["status"]), message, "server_error", "server_error", **headers
-        )
-    if kind == "overloaded":
-        code = str(params["code"])
-        return _openai_error(
-            503, failure_message(code), "service_unavailable_error", code, **headers
-        )
-    if kind == "html_403":
-        cf = {"server": "cloudflare", "cf-mitigated": "challenge", "cf-ray": "8f00000000000000-SIM"}
-        return HTMLResponse(CLOUDFLARE_PAGE, status_code=403, headers=cf)
+    match fault.kind:
+        case "usage_limit":
+            return usage_limit_reply(state, account, int(params["resets_in_seconds"]), params)
+        case "usage_not_included":
+            error = {
+                "type": "usage_not_included",
+                "message": failure_message("usage_not_included"),
+                "plan_type": account.plan,
+            }
+            return JSONResponse({"error": error}, status_code=429, headers=headers)
+        case "rate_limited":
+            wait = params["retry_after"]
+            headers["retry-after"] = str(wait)
+            message = f"Rate limit reached for requests. Please try again in {wait}s."
+            return _openai_error(429, message, "requests", "rate_limit_exceeded", headers)
+        case "unauthorized":
+            return detail(401, "Unauthorized")
+        case "server_error":
+            message = failure_message("server_error")
+            status = int(params["status"])
+            return _openai_error(status, message, "server_error", "server_error", headers)
+        case "overloaded":
+            code = str(params["code"])
+            message = failure_message(code)
+            return _openai_error(503, message, "service_unavailable_error", code, headers)
+        case "html_403":
+            # Cloudflare answers before the backend: none of the backend's headers.
+            cf = {"server": "cloudflare", "cf-mitigated": "challenge", "cf-ray": "8f0000-SIM"}
+            return HTMLResponse(CLOUDFLARE_PAGE, status_code=403, headers=cf)
     return None
 
 
@@ -344,28 +346,30 @@ class Pacing:
 def stream_plan(fault: Fault | None, number: int, created_at: int) -> tuple[StreamOptions, Pacing]:
     """Turn a stream fault into event options (pure shapes) and pacing (wire behaviour)."""
     options = StreamOptions(number=number, created_at=created_at)
-    if fault is None:
-        return options, Pacing()
-    kind, p = fault.kind, fault.params
-    shapes: dict[str, StreamOptions] = {
-        "overloaded_in_stream": replace(
-            options, ending=Ending("failed", "server_is_overloaded", early=True)
-        ),
-        "failed_in_stream": replace(
-            options, ending=Ending("failed", p.get("code"), p.get("message"))
-        ),
-        "incomplete": replace(options, ending=Ending("incomplete", reason=p.get("reason"))),
-        "error_event": replace(options, ending=Ending("error", p.get("code"), p.get("message"))),
-        "giant_delta": replace(options, giant_delta=int(p.get("size") or 0)),
-        "text_only_in_done": replace(options, text_only_in_done=True),
-        "keepalive": replace(options, keepalive=True),
-    }
-    pacing: dict[str, Pacing] = {
-        "drop_mid_stream": Pacing(drop_after=int(p.get("after_events") or 0)),
-        "stall": Pacing(stall=float(p.get("seconds") or 0)),
-        "no_content_type": Pacing(content_type=False),
-    }
-    return shapes.get(kind, options), pacing.get(kind, Pacing())
+    p = fault.params if fault is not None else {}
+    match fault.kind if fault is not None else None:
+        case "overloaded_in_stream":
+            ending = Ending("failed", "server_is_overloaded", early=True)
+            return replace(options, ending=ending), Pacing()
+        case "failed_in_stream":
+            return replace(options, ending=Ending("failed", p["code"], p["message"])), Pacing()
+        case "incomplete":
+            return replace(options, ending=Ending("incomplete", reason=p["reason"])), Pacing()
+        case "error_event":
+            return replace(options, ending=Ending("error", p["code"], p["message"])), Pacing()
+        case "giant_delta":
+            return replace(options, giant_delta=int(p["size"])), Pacing()
+        case "text_only_in_done":
+            return replace(options, text_only_in_done=True), Pacing()
+        case "keepalive":
+            return replace(options, keepalive=True), Pacing()
+        case "drop_mid_stream":
+            return options, Pacing(drop_after=int(p["after_events"]))
+        case "stall":
+            return options, Pacing(stall=float(p["seconds"]))
+        case "no_content_type":
+            return options, Pacing(content_type=False)
+    return options, Pacing()
 
 
 def sse_frame(event: dict[str, Any]) -> bytes:
@@ -484,85 +488,17 @@ async def usage(request: Request) -> Response:
     return JSONResponse(payload)
 
 
-# --- /_sim admin -----------------------------------------------------------------------------
+async def responses_websocket(websocket: WebSocket) -> None:
+    """Refuse the WebSocket transport with 426, which makes the Codex CLI use HTTP at once.
 
-
-async def _admin_json(request: Request) -> dict[str, Any]:
+    The real backend speaks WebSocket; the simulator does not, and any other refusal would
+    cost the CLI several backed-off retries before it falls back (codex-backend.md §2.4).
+    """
+    refusal = detail(426, "The azt simulator serves /responses over HTTP only.")
     try:
-        data = json.loads(await request.body() or b"{}")
-    except ValueError as e:
-        raise HTTPException(400, f"invalid JSON: {e}") from e
-    if not isinstance(data, dict):
-        raise HTTPException(400, "expected a JSON object")
-    return data
-
-
-def _admin_account(state: SimState, selector: dict[str, Any]) -> SimAccount:
-    account_id, email = selector.get("account_id"), selector.get("email")
-    if isinstance(account_id, str) and account_id in state.accounts:
-        return state.accounts[account_id]
-    if isinstance(email, str) and (account := state.account_by_email(email)) is not None:
-        return account
-    raise HTTPException(404, f"no sim account matches account_id={account_id!r} email={email!r}")
-
-
-async def admin_set_fault(request: Request) -> Response:
-    """Arm a fault: `{"account_id"|"email", "kind", "times"?, "queue"?, ...params}`."""
-    state = sim(request)
-    data = await _admin_json(request)
-    account = _admin_account(state, data)
-    queue = bool(data.pop("queue", False))
-    data.pop("account_id", None)
-    data.pop("email", None)
-    try:
-        fault = Fault.from_dict(data)
-    except ValueError as e:
-        raise HTTPException(400, str(e)) from e
-    (state.add_fault if queue else state.set_fault)(account.account_id, fault)
-    faults = [f.to_dict() for f in state.faults.peek(account.account_id)]
-    return JSONResponse({"account_id": account.account_id, "faults": faults})
-
-
-async def admin_clear_faults(request: Request) -> Response:
-    """Clear every fault, or one account's (`?account_id=` or `?email=`)."""
-    state = sim(request)
-    selector = dict(request.query_params)
-    if selector:
-        state.clear_faults(_admin_account(state, selector).account_id)
-    else:
-        state.clear_faults()
-    return JSONResponse({"cleared": True})
-
-
-async def admin_usage(request: Request) -> Response:
-    """Set reported usage: `{"account_id"|"email", "primary_used_percent"?, ...}`."""
-    state = sim(request)
-    data = await _admin_json(request)
-    account = _admin_account(state, data)
-    values = {k: v for k, v in data.items() if k not in ("account_id", "email")}
-    try:
-        usage = state.set_usage(account.account_id, **values)
-    except ValueError as e:
-        raise HTTPException(400, str(e)) from e
-    return JSONResponse({"account_id": account.account_id, **usage.__dict__})
-
-
-async def admin_revoke(request: Request) -> Response:
-    """Revoke the current refresh token: `{"account_id"|"email", "code"?}`."""
-    state = sim(request)
-    data = await _admin_json(request)
-    account = _admin_account(state, data)
-    try:
-        state.revoke_refresh_token(
-            account.account_id, data.get("code", "refresh_token_invalidated")
-        )
-    except (KeyError, ValueError) as e:
-        raise HTTPException(400, str(e)) from e
-    return JSONResponse({"account_id": account.account_id, "revoked": True})
-
-
-async def admin_state(request: Request) -> Response:
-    return JSONResponse(sim(request).snapshot())
+        await websocket.send_denial_response(refusal)
+    except RuntimeError:  # the server lacks the denial-response extension
+        await websocket.close(code=1008)
 
 
 # --- the app ---------------------------------------------------------------------------------
@@ -604,16 +540,13 @@ def _quiet_drops() -> None:
 
 ROUTES = [
     Route("/backend-api/codex/responses", responses, methods=["POST"]),
+    WebSocketRoute("/backend-api/codex/responses", responses_websocket),
     Route("/backend-api/codex/responses/compact", compact, methods=["POST"]),
     Route("/backend-api/codex/models", models, methods=["GET"]),
     Route("/backend-api/wham/usage", usage, methods=["GET"]),
     Route("/api/codex/usage", usage, methods=["GET"]),
     *oauth.ROUTES,
-    Route("/_sim/faults", admin_set_fault, methods=["POST"]),
-    Route("/_sim/faults", admin_clear_faults, methods=["DELETE"]),
-    Route("/_sim/usage", admin_usage, methods=["POST"]),
-    Route("/_sim/revoke", admin_revoke, methods=["POST"]),
-    Route("/_sim/state", admin_state, methods=["GET"]),
+    *admin.ROUTES,
 ]
 
 

@@ -7,7 +7,9 @@ here through `StreamOptions`.
 
 Answers:
 - last input item a `function_call_output` → "Tool <name> returned: <output>";
-- function tools offered and the last item a user message → a call to one of them;
+- function tools offered and the last item a user message → a call to one of them, unless the
+  text says "reply with X" without naming a tool and `tool_choice` does not force one (real
+  clients such as the Codex CLI always offer tools);
 - the last user text matches "reply with X [only][.!]" → exactly X;
 - anything else → "azt sim heard: <last user text>".
 """
@@ -164,7 +166,13 @@ def choose_function_call(
     choice = body.get("tool_choice")
     if not tools or not items or not is_user_message(items[-1]) or choice == "none":
         return None
-    tool = _forced_tool(tools, choice) or _named_tool(tools, last_user_text(items)) or tools[0]
+    text = last_user_text(items)
+    forced = _forced_tool(tools, choice)
+    named = _named_tool(tools, text)
+    if forced is None and named is None and choice != "required":
+        if _REPLY_WITH.search(text.strip()):
+            return None
+    tool = forced or named or tools[0]
     arguments = arguments_for(tool.get("parameters"))
     return tool["name"], json.dumps(arguments, separators=(",", ":"))
 

@@ -124,9 +124,10 @@ class AccountStore:
     def remove(self, key: str) -> bool:
         with self._transaction() as conn:
             removed = conn.execute("DELETE FROM accounts WHERE key = ?", (key,)).rowcount > 0
-            if removed and not conn.execute(
-                "SELECT 1 FROM accounts WHERE is_default = 1"
-            ).fetchone():
+            if (
+                removed
+                and not conn.execute("SELECT 1 FROM accounts WHERE is_default = 1").fetchone()
+            ):
                 conn.execute(
                     "UPDATE accounts SET is_default = 1 WHERE key = "
                     "(SELECT key FROM accounts ORDER BY created_at, key LIMIT 1)"
