@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: start test lint e2e bench clean
+.PHONY: start test lint e2e-deps bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "azt needs Python >= 3.12 (found " + sys.version.split()[0] + ")")'
@@ -24,9 +24,21 @@ test: $(STAMP)  ## lint, then the unit and end-to-end suite
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/pytest -q $(ARGS)
 
+# Real clients for the end-to-end tests (tests/e2e/test_codex_cli.py skips without them).
+CODEX_VERSION := 0.169.0
+CODEX := .e2e/node_modules/.bin/codex
+
+$(CODEX):
+	npm install --prefix .e2e --no-audit --no-fund --loglevel=error @openai/codex@$(CODEX_VERSION)
+
+e2e-deps: $(CODEX)
+
+bench: $(STAMP)  ## gateway vs direct, side by side
+	$(BIN)/python benchmarks/bench_codex_passthrough.py $(ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info
+	rm -rf $(VENV) .e2e build dist src/*.egg-info
