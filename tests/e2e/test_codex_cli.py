@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from support.rig import Rig
 
 ROOT = Path(__file__).resolve().parents[2]
