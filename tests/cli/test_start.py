@@ -38,7 +38,8 @@ def read_banner(process: subprocess.Popen[str], timeout: float = 20) -> str:
         if "Ctrl-C" in line:
             return "".join(lines)
     process.kill()
-    raise AssertionError("no banner; stderr:\n" + (process.stderr.read() if process.stderr else ""))
+    _, stderr = process.communicate()
+    raise AssertionError("no banner; stderr:\n" + stderr)
 
 
 def port_is_free(port: int) -> bool:
@@ -74,11 +75,11 @@ def test_demo_answers_curl_and_stops_cleanly_on_ctrl_c(azt_home: Path) -> None:
         assert '"type":"response.completed"' in response.text
     finally:
         process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=20)
-    assert code == 0, process.stderr.read() if process.stderr else ""
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
     port = int(base.group(1).rsplit(":", 1)[1])
     assert port_is_free(port) and port_is_free(int(proxy.group(1)))
-    assert "Traceback" not in (process.stderr.read() if process.stderr else "")
+    assert "Traceback" not in stderr
 
 
 def test_port_in_use_is_a_clear_error(azt_home: Path) -> None:
