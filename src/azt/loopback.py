@@ -43,6 +43,7 @@ class LoopbackServer:
             app,
             log_level=logging.WARNING,
             access_log=False,
+            server_header=False,
             lifespan="off",
             timeout_keep_alive=75,
             timeout_graceful_shutdown=1,

@@ -34,7 +34,7 @@ from azt.sim.state import RecordedRequest, SimState
 from azt.sim.stream import Ending, StreamOptions, compact_response, failure_message, response_events
 from azt.sim.tokens import AccessDenied, SimAccount
 
-# Fields the real backend refuses on /responses (codex-backend.md §6), checked in this order.
+# Fields the real backend refuses on /responses, checked in this order.
 UNSUPPORTED_PARAMETERS = (
     "max_output_tokens",
     "max_tokens",
@@ -492,7 +492,7 @@ async def responses_websocket(websocket: WebSocket) -> None:
     """Refuse the WebSocket transport with 426, which makes the Codex CLI use HTTP at once.
 
     The real backend speaks WebSocket; the simulator does not, and any other refusal would
-    cost the CLI several backed-off retries before it falls back (codex-backend.md §2.4).
+    cost the CLI several backed-off retries before it falls back.
     """
     refusal = detail(426, "The azt simulator serves /responses over HTTP only.")
     try:

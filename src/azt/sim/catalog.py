@@ -1,6 +1,6 @@
 """The model catalog the simulator serves on /models, shaped like the Codex `ModelInfo` list.
 
-It mirrors the June 2026 bundled catalog (codex-backend.md §14): five listed models and one
+It mirrors the June 2026 bundled catalog: five listed models and one
 hidden helper. `/responses` accepts exactly these slugs.
 """
 

@@ -1,7 +1,7 @@
 """Rate-limit windows as the backend reports them: `x-codex-*` headers and the usage JSON.
 
 Pure: the caller passes the clock. Windows follow the plan (free: one weekly window; paid:
-5 hours plus weekly, codex-backend.md §11-§12) and reset on fixed boundaries counted from when
+5 hours plus weekly) and reset on fixed boundaries counted from when
 the simulator started, so successive replies agree with each other.
 """
 

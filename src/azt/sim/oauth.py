@@ -1,7 +1,7 @@
 """The simulator's auth.openai.com: authorize (auto-approved), token grants, device codes.
 
 `/oauth/authorize` approves at once instead of showing a login page: a simulator convenience,
-so browser logins complete without a human. Everything else follows codex-backend.md §15.
+so browser logins complete without a human. Everything else behaves as the real issuer does.
 """
 
 import asyncio

@@ -307,7 +307,7 @@ def _redirect_matches(issued_for: str | None, presented: str) -> bool:
 def codex_auth_json(
     account: SimAccount, tokens: dict[str, Any], now: float | None = None
 ) -> dict[str, Any]:
-    """A Codex CLI `auth.json` document holding `tokens` (codex-backend.md §15.6)."""
+    """A Codex CLI `auth.json` document holding `tokens`."""
     stamp = time.gmtime(time.time() if now is None else now)
     return {
         "auth_mode": "chatgpt",
