@@ -5,6 +5,7 @@ listener. The master gets only the mitmproxy addons azt needs, then the azt chai
 """
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mitmproxy import options
@@ -19,6 +20,7 @@ from mitmproxy.addons import (
     update_alt_svc,
 )
 from mitmproxy.master import Master
+from mitmproxy.proxy.mode_servers import ServerInstance
 
 from azt.addons import addon_chain
 from azt.config import MiB, Settings
@@ -113,15 +115,15 @@ class Gateway:
         self.listeners = self._bound(servers)
         return self.listeners
 
-    def _bound(self, servers: object) -> Listeners:
+    @staticmethod
+    def _bound(servers: Iterable[ServerInstance]) -> Listeners:
         reverse = proxy = None
-        for server in servers:  # type: ignore[attr-defined]
-            addr = server.listen_addrs[0]
-            bound = (addr[0], addr[1])
+        for server in servers:
+            host, port = server.listen_addrs[0][:2]
             if server.mode.type_name == "reverse":
-                reverse = bound
+                reverse = (host, port)
             else:
-                proxy = bound
+                proxy = (host, port)
         assert reverse is not None
         return Listeners(reverse, proxy)
 

@@ -40,3 +40,14 @@ def test_json_replies_are_not_streamed(make_flow) -> None:
         flow.response = tutils.tresp(headers=[(b"content-type", b"application/json")])
         ledger.responseheaders(flow)
         assert not flow.response.stream
+
+
+def test_unmatched_requests_are_logged_by_path_without_query(caplog, make_flow) -> None:
+    ledger = Ledger()
+    with taddons.context(ledger):
+        flow = make_flow(method="GET", path="/nope?key=sk-secret")
+        flow.response = tutils.tresp(status_code=404)
+        with caplog.at_level(logging.INFO, logger="azt.requests"):
+            ledger.response(flow)
+    line = caplog.records[-1].getMessage()
+    assert "GET /nope status=404" in line and "sk-secret" not in line

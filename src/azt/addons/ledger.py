@@ -9,8 +9,9 @@ import time
 
 from mitmproxy import http
 
-from azt.addons.flowstate import ACCOUNT, ATTEMPTS, ROUTED, STARTED, route_of
+from azt.addons.flowstate import ACCOUNT, ATTEMPTS, PASSTHROUGH, ROUTED, STARTED, route_of
 from azt.pool.server import ACCOUNT_HEADER, ATTEMPTS_HEADER, SECRET_HEADER
+from azt.routes import normalise_path
 
 logger = logging.getLogger("azt.requests")
 
@@ -35,15 +36,17 @@ class Ledger:
         self._log(flow, None)
 
     def _log(self, flow: http.HTTPFlow, status: int | None) -> None:
-        route = route_of(flow)
-        if route is None:
+        if flow.metadata.get(PASSTHROUGH):
             return
+        route = route_of(flow)
+        # Unmatched requests are named by path, without the query (it may carry a key).
+        name = route.name if route else normalise_path(flow.request.path)
         started = flow.metadata.get(STARTED)
         elapsed = (time.monotonic() - started) * 1000 if started else 0.0
         logger.info(
             "%s %s status=%s account=%s attempts=%s %.0fms%s",
             flow.request.method,
-            route.name,
+            name,
             status if status is not None else "-",
             flow.metadata.get(ACCOUNT) or "-",
             flow.metadata.get(ATTEMPTS) or "-",

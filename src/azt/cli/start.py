@@ -20,6 +20,8 @@ from azt.gateway import Gateway, GatewayStartError, Listeners
 from azt.loopback import LoopbackServer
 from azt.pool.accounts import account_from_tokens
 from azt.pool.runtime import PoolRuntime
+from azt.store.accounts import AccountStore
+from azt.store.db import open_database
 
 DEMO_EMAIL = "demo@example.com"
 
@@ -70,9 +72,9 @@ async def demo_site(settings: Settings) -> AsyncIterator[Site]:
         )
         site = Site(demo_settings, home / "azt.db", home, demo=True)
         tokens = state.issue_tokens(sim_account)
-        runtime_seed = PoolRuntime(demo_settings, site.database)
+        conn = open_database(site.database)
         try:
-            runtime_seed.accounts.upsert(
+            AccountStore(conn).upsert(
                 account_from_tokens(
                     id_token=tokens["id_token"],
                     access_token=tokens["access_token"],
@@ -80,7 +82,7 @@ async def demo_site(settings: Settings) -> AsyncIterator[Site]:
                 )
             )
         finally:
-            await runtime_seed.aclose()
+            conn.close()
         try:
             yield site
         finally:
@@ -122,7 +124,7 @@ def banner(listeners: Listeners, runtime: PoolRuntime, site: Site) -> str:
     return "\n".join(lines)
 
 
-async def serve(site: Site, ready: "asyncio.Future[Listeners] | None" = None) -> None:
+async def serve(site: Site) -> None:
     runtime = PoolRuntime(site.settings, site.database)
     gateway = Gateway(runtime, confdir=str(site.home / "certs"))
     try:
@@ -135,8 +137,6 @@ async def serve(site: Site, ready: "asyncio.Future[Listeners] | None" = None) ->
         loop.add_signal_handler(sig, gateway.shutdown)
     try:
         click.echo(banner(listeners, runtime, site))
-        if ready is not None:
-            ready.set_result(listeners)
         await gateway.wait()
         click.echo("Stopping…")
     finally:
