@@ -137,6 +137,8 @@ class Gateway:
         await self._master.should_exit.wait()
 
     async def stop(self) -> None:
+        # Open streams end with a terminal event before the listeners go away.
+        await self.runtime.app.drain()
         master, self._master = self._master, None
         if master is not None:
             await master.done()

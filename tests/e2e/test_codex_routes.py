@@ -402,3 +402,29 @@ async def test_proxy_listener_passes_plain_http_through(rig: Rig) -> None:
         response = await client.get(f"{rig.sim_url}/_sim/state")
     assert response.status_code == 200
     assert "accounts" in response.json()
+
+
+async def test_many_concurrent_streams_all_complete(rig: Rig) -> None:
+    rig.add_account()
+    rig.sim.event_delay = 0.005
+    responses = await asyncio.gather(*(post_codex(rig) for _ in range(60)))
+    assert [r.status_code for r in responses] == [200] * 60
+    for response in responses:
+        events = events_of(response.content)
+        assert events[-1]["type"] == "response.completed" and text_of(events) == "PONG"
+
+
+async def test_client_hanging_up_mid_stream_closes_the_upstream(rig: Rig) -> None:
+    rig.add_account()
+    rig.sim.event_delay = 0.2
+    async with rig.client.stream(
+        "POST", "/codex/v1/responses", content=zstd(codex_body()), headers=CODEX_HEADERS
+    ) as response:
+        async for _ in response.aiter_raw():
+            break  # hang up after the first chunk
+    produced_at_hangup = len(rig.sim.produced)
+    await asyncio.sleep(1.0)
+    # The simulator stopped producing soon after the client left: nothing keeps reading.
+    assert len(rig.sim.produced) <= produced_at_hangup + 2
+    follow_up = await post_codex(rig)
+    assert follow_up.status_code == 200

@@ -39,3 +39,17 @@ def test_failure_event_continues_the_numbering() -> None:
     assert payload["response"]["id"] == "resp_1"
     assert payload["response"]["error"]["code"] == "upstream_stream_truncated"
     assert tracker.terminal == "response.failed"
+
+
+def test_a_whole_final_event_without_its_blank_line_is_completed() -> None:
+    tracker = StreamTracker()
+    tracker.feed(CREATED + DONE[:-2])
+    assert tracker.finish() == DONE
+    assert tracker.terminal == "response.completed"
+
+
+def test_a_fragment_cut_off_upstream_is_dropped() -> None:
+    tracker = StreamTracker()
+    tracker.feed(CREATED + DELTA[:-10])
+    assert tracker.finish() == b""
+    assert not tracker.saw_content and tracker.terminal is None

@@ -41,7 +41,7 @@ class UpstreamCall:
     stream: bool = False  # an SSE reply: hold it until content arrives, then stream
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: the pool tracks open streams
 class Opened:
     """A live upstream reply that has passed every pre-content check."""
 

@@ -68,6 +68,17 @@ class PoolApp:
         self._dispatcher = dispatcher
         self._secret = secret
         self._client_version = client_version
+        self._open: set[Opened] = set()
+        self._draining = False
+
+    async def drain(self) -> None:
+        """End every open stream with a `response.failed` event; used when azt stops.
+
+        Closing the upstream reply wakes the relay, which sees `draining` and says why.
+        """
+        self._draining = True
+        for opened in list(self._open):
+            await opened.response.aclose()
 
     def asgi(self) -> ASGIApp:
         app = Starlette(
@@ -92,7 +103,7 @@ class PoolApp:
         headers.update(_routing_headers(opened))
         headers["content-type"] = "text/event-stream; charset=utf-8"
         return StreamingResponse(
-            _relay(opened), status_code=opened.response.status_code, headers=headers
+            self._relay(opened), status_code=opened.response.status_code, headers=headers
         )
 
     async def compact(self, request: Request) -> Response:
@@ -122,34 +133,43 @@ class PoolApp:
         headers.update(_routing_headers(opened))
         return Response(body, status_code=opened.response.status_code, headers=headers)
 
-
-async def _relay(opened: Opened) -> AsyncIterator[bytes]:
-    """Stream the reply on; if upstream breaks off, end with a `response.failed` event."""
-    tracker = opened.tracker
-    try:
-        if opened.prelude:
-            yield opened.prelude
-        async for chunk in opened.chunks:
-            complete = tracker.feed(chunk)
-            if complete:
-                yield complete
-        tail = tracker.finish()
-        if tail:
-            yield tail
-        if tracker.terminal is None:
+    async def _relay(self, opened: Opened) -> AsyncIterator[bytes]:
+        """Stream the reply on; if upstream breaks off, end with a `response.failed` event."""
+        tracker = opened.tracker
+        try:
+            self._open.add(opened)
+            if opened.prelude:
+                yield opened.prelude
+            async for chunk in opened.chunks:
+                complete = tracker.feed(chunk)
+                if complete:
+                    yield complete
+            tail = tracker.finish()
+            if tail:
+                yield tail
+            if tracker.terminal is None:
+                yield tracker.failure_event(
+                    "upstream_stream_truncated",
+                    "The Codex backend ended the stream before the response finished.",
+                )
+        except httpx.TimeoutException:
             yield tracker.failure_event(
-                "upstream_stream_truncated",
-                "The Codex backend ended the stream before the response finished.",
+                "upstream_idle_timeout", "The Codex backend stopped sending data; gave up waiting."
             )
-    except httpx.TimeoutException:
-        yield tracker.failure_event(
-            "upstream_idle_timeout", "The Codex backend stopped sending data; gave up waiting."
-        )
-    except httpx.HTTPError as e:
-        logger.info("upstream stream broke off: %s", type(e).__name__)
-        yield tracker.failure_event(
-            "upstream_stream_truncated",
-            "The connection to the Codex backend broke before the response finished.",
-        )
-    finally:
-        await opened.response.aclose()
+        except (httpx.HTTPError, httpx.StreamError) as e:
+            if self._draining:
+                yield tracker.failure_event(
+                    "gateway_shutting_down", "azt is shutting down; send the request again."
+                )
+            else:
+                logger.info("upstream stream broke off: %s", type(e).__name__)
+                yield tracker.failure_event(
+                    "upstream_stream_truncated",
+                    "The connection to the Codex backend broke before the response finished.",
+                )
+        except Exception:
+            logger.exception("relaying the stream failed")
+            yield tracker.failure_event("internal_error", "azt failed while relaying the stream.")
+        finally:
+            self._open.discard(opened)
+            await opened.response.aclose()

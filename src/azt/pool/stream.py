@@ -35,11 +35,21 @@ class StreamTracker:
         return complete
 
     def finish(self) -> bytes:
-        """Whatever trailing event lacked its blank line, completed."""
-        if not self._pending.strip():
-            return b""
+        """The trailing event that lacked its blank line, completed, if it is whole.
+
+        A tail whose data is not valid JSON is a fragment of an event cut off upstream: it is
+        dropped rather than passed on corrupt.
+        """
         tail, self._pending = self._pending, b""
-        for event in self._parser.feed(tail + b"\n\n"):
+        if not tail.strip():
+            return b""
+        events = list(SseParser().feed(tail + b"\n\n"))
+        try:
+            for event in events:
+                json.loads(event.data)
+        except ValueError:
+            return b""
+        for event in events:
             self._observe(event.data)
         return tail + b"\n\n"
 

@@ -1,0 +1,154 @@
+"""The pool endpoint with a fake dispatcher: secret check, errors and stream endings."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+
+from azt.dialects.sse import encode_event
+from azt.errors import ApiError
+from azt.loopback import LoopbackServer
+from azt.pool.accounts import Account
+from azt.pool.dispatch import Opened, UpstreamCall
+from azt.pool.server import ACCOUNT_HEADER, ATTEMPTS_HEADER, SECRET_HEADER, PoolApp
+from azt.pool.stream import StreamTracker
+from support.sse import events_of
+
+SECRET = "pool-secret"
+ACCOUNT = Account(
+    key="acct/user",
+    email="a@example.com",
+    plan="plus",
+    chatgpt_account_id="acct",
+    chatgpt_user_id="user",
+    id_token="i",
+    access_token="a",
+    refresh_token="r",
+    access_expires_at=None,
+    last_refresh=None,
+)
+CREATED = encode_event(
+    {"type": "response.created", "sequence_number": 0, "response": {"id": "resp_1"}}
+)
+DELTA = encode_event({"type": "response.output_text.delta", "sequence_number": 1, "delta": "x"})
+
+
+class FakeDispatcher:
+    def __init__(self, chunks: AsyncIterator[bytes] | None = None, error: ApiError | None = None):
+        self.chunks = chunks
+        self.error = error
+        self.calls: list[UpstreamCall] = []
+        self.response = httpx.Response(200, headers={"x-codex-plan-type": "plus"})
+
+    async def open(self, call: UpstreamCall) -> Opened:
+        self.calls.append(call)
+        if self.error:
+            raise self.error
+        assert self.chunks is not None
+        return Opened(ACCOUNT, self.response, self.chunks, b"", StreamTracker(), [])
+
+
+def client_for(dispatcher: FakeDispatcher) -> tuple[PoolApp, httpx.AsyncClient]:
+    pool = PoolApp(dispatcher, SECRET, "0.169.0")  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=pool.asgi())
+    client = httpx.AsyncClient(
+        transport=transport, base_url="http://pool", headers={SECRET_HEADER: SECRET}
+    )
+    return pool, client
+
+
+async def chunks_of(*parts: bytes, then: BaseException | None = None) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+    if then is not None:
+        raise then
+
+
+async def test_requests_without_the_secret_are_refused() -> None:
+    dispatcher = FakeDispatcher(error=ApiError(500, "unreachable"))
+    _, client = client_for(dispatcher)
+    async with client:
+        response = await client.post("/responses", content=b"{}", headers={SECRET_HEADER: "x"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+    assert not dispatcher.calls
+
+
+async def test_dispatch_errors_are_openai_json_with_their_headers() -> None:
+    error = ApiError(429, "limit", code="usage_limit_reached", headers={"retry-after": "9"})
+    _, client = client_for(FakeDispatcher(error=error))
+    async with client:
+        response = await client.post("/responses", content=b"{}")
+    assert response.status_code == 429 and response.headers["retry-after"] == "9"
+    assert response.json()["error"]["code"] == "usage_limit_reached"
+
+
+async def test_stream_carries_routing_and_codex_headers() -> None:
+    _, client = client_for(FakeDispatcher(chunks_of(CREATED, DELTA)))
+    async with client:
+        response = await client.post("/responses", content=b"{}")
+    assert response.headers[ACCOUNT_HEADER] == "acct/user"
+    assert response.headers[ATTEMPTS_HEADER] == "1"
+    assert response.headers["x-codex-plan-type"] == "plus"
+    assert response.headers["content-type"].startswith("text/event-stream")
+
+
+async def test_a_stream_without_a_terminal_event_is_closed_with_response_failed() -> None:
+    _, client = client_for(FakeDispatcher(chunks_of(CREATED, DELTA + b'data: {"par')))
+    async with client:
+        response = await client.post("/responses", content=b"{}")
+    events = events_of(response.content)
+    assert [e["type"] for e in events][-1] == "response.failed"
+    assert events[-1]["response"]["error"]["code"] == "upstream_stream_truncated"
+
+
+async def test_a_broken_upstream_read_is_closed_with_response_failed() -> None:
+    broken = chunks_of(CREATED, then=httpx.ReadError("reset"))
+    _, client = client_for(FakeDispatcher(broken))
+    async with client:
+        response = await client.post("/responses", content=b"{}")
+    assert events_of(response.content)[-1]["response"]["error"]["code"] == (
+        "upstream_stream_truncated"
+    )
+
+
+async def test_an_unexpected_relay_error_still_ends_the_stream_cleanly() -> None:
+    _, client = client_for(FakeDispatcher(chunks_of(CREATED, then=ValueError("bug"))))
+    async with client:
+        response = await client.post("/responses", content=b"{}")
+    assert events_of(response.content)[-1]["response"]["error"]["code"] == "internal_error"
+
+
+async def test_models_default_the_client_version() -> None:
+    dispatcher = FakeDispatcher(chunks_of(b'{"models":[]}'))
+    _, client = client_for(dispatcher)
+    async with client:
+        await client.get("/models")
+        await client.get("/models?client_version=0.1.0")
+    assert dispatcher.calls[0].params == {"client_version": "0.169.0"}
+    assert dispatcher.calls[1].params == {"client_version": "0.1.0"}
+
+
+async def test_drain_ends_open_streams_with_a_shutdown_event() -> None:
+    release = asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        yield CREATED
+        await release.wait()
+        raise httpx.StreamClosed()
+
+    dispatcher = FakeDispatcher(slow())
+    pool = PoolApp(dispatcher, SECRET, "0.169.0")  # type: ignore[arg-type]
+    # A real server: httpx's ASGI transport would buffer the whole body.
+    async with LoopbackServer(pool.asgi()) as server, httpx.AsyncClient() as client:
+        async with client.stream(
+            "POST", f"{server.url}/responses", content=b"{}", headers={SECRET_HEADER: SECRET}
+        ) as response:
+            received = b""
+            async for chunk in response.aiter_bytes():
+                received += chunk
+                if b"response.created" in received and not release.is_set():
+                    await pool.drain()
+                    release.set()
+    events = events_of(received)
+    assert events[-1]["response"]["error"]["code"] == "gateway_shutting_down"

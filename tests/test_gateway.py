@@ -1,0 +1,94 @@
+"""Starting and stopping the gateway itself."""
+
+import asyncio
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from azt.config import Settings
+from azt.gateway import Gateway, GatewayStartError, mitmproxy_options
+from azt.loopback import LoopbackServer
+from azt.pool.accounts import account_from_tokens
+from azt.pool.runtime import PoolRuntime
+from azt.sim.app import create_app
+from azt.sim.state import SimState
+from support.rig import settings_for
+from support.sse import events_of
+
+BODY = {"model": "gpt-5.4", "input": "Reply with PONG", "store": False, "stream": True}
+
+
+def port_is_free(port: int) -> bool:
+    """True when a server (which sets SO_REUSEADDR, as azt's listeners do) could bind it."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_options_set_lazy_connections_and_both_listeners() -> None:
+    opts = mitmproxy_options(Settings(), "http://127.0.0.1:9", "/tmp/unused")
+    assert opts.mode == [
+        "reverse:http://127.0.0.1:9@127.0.0.1:8787",
+        "regular@127.0.0.1:8788",
+    ]
+    no_proxy = mitmproxy_options(Settings(proxy=False), "http://127.0.0.1:9", "/tmp/unused")
+    assert no_proxy.mode == ["reverse:http://127.0.0.1:9@127.0.0.1:8787"]
+
+
+async def test_stop_with_a_stream_open_is_prompt_and_frees_the_ports(tmp_path: Path) -> None:
+    state = SimState(event_delay=0.3)
+    sim_account = state.add_account(email="a@example.com")
+    tokens = state.issue_tokens(sim_account)
+    async with LoopbackServer(create_app(state)) as sim:
+        runtime = PoolRuntime(settings_for(sim.url), tmp_path / "azt.db")
+        runtime.accounts.upsert(
+            account_from_tokens(
+                id_token=tokens["id_token"],
+                access_token=tokens["access_token"],
+                refresh_token=tokens["refresh_token"],
+            )
+        )
+        gateway = Gateway(runtime, confdir=str(tmp_path / "certs"))
+        listeners = await gateway.start()
+        received: list[bytes] = []
+
+        async def listen() -> None:  # reads until the gateway closes the stream
+            async with httpx.AsyncClient(timeout=30) as client:
+                async with client.stream(
+                    "POST", f"{listeners.base_url}/codex/v1/responses", json=BODY
+                ) as response:
+                    async for chunk in response.aiter_raw():
+                        received.append(chunk)
+
+        reader = asyncio.get_running_loop().create_task(listen())  # noqa: TID251
+        while not received:
+            await asyncio.sleep(0.02)
+        started = time.monotonic()
+        gateway.shutdown()
+        await gateway.stop()
+        await runtime.aclose()
+        assert time.monotonic() - started < 5
+        await asyncio.wait_for(reader, 5)
+    events = events_of(b"".join(received))
+    assert events[-1]["type"] == "response.failed"
+    assert events[-1]["response"]["error"]["code"] == "gateway_shutting_down"
+    assert port_is_free(listeners.reverse[1]) and port_is_free(listeners.proxy[1])
+
+
+async def test_busy_port_is_a_start_error(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = holder.getsockname()[1]
+        runtime = PoolRuntime(Settings(port=busy, proxy=False), tmp_path / "azt.db")
+        gateway = Gateway(runtime, confdir=str(tmp_path / "certs"))
+        with pytest.raises(GatewayStartError, match=str(busy)):
+            await gateway.start()
+        await runtime.aclose()
