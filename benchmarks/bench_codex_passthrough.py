@@ -18,7 +18,6 @@ import httpx
 from azt.config import Settings
 from azt.gateway import Gateway
 from azt.loopback import LoopbackServer
-from azt.pool.accounts import account_from_tokens
 from azt.pool.runtime import PoolRuntime
 from azt.sim.app import create_app
 from azt.sim.state import SimState
@@ -68,8 +67,6 @@ def quantiles(values: list[float]) -> tuple[float, float]:
 
 async def main(requests: int, concurrency: int) -> None:
     state = SimState(event_delay=0.0)
-    sim_account = state.add_account(email="bench@example.com", plan="plus")
-    tokens = state.issue_tokens(sim_account, access_ttl=24 * 3600)
     async with LoopbackServer(create_app(state)) as sim:
         home = Path(tempfile.mkdtemp(prefix="azt-bench-"))
         settings = Settings(
@@ -81,11 +78,7 @@ async def main(requests: int, concurrency: int) -> None:
         )
         runtime = PoolRuntime(settings, home / "azt.db")
         account = runtime.accounts.upsert(
-            account_from_tokens(
-                id_token=tokens["id_token"],
-                access_token=tokens["access_token"],
-                refresh_token=tokens["refresh_token"],
-            )
+            state.pool_account("bench@example.com", access_ttl=24 * 3600)
         )
         gateway = Gateway(runtime, confdir=str(home / "certs"))
         listeners = await gateway.start()

@@ -11,7 +11,6 @@ import pytest
 from azt.config import Settings
 from azt.gateway import Gateway, GatewayStartError, mitmproxy_options
 from azt.loopback import LoopbackServer
-from azt.pool.accounts import account_from_tokens
 from azt.pool.runtime import PoolRuntime
 from azt.sim.app import create_app
 from azt.sim.state import SimState
@@ -44,17 +43,9 @@ def test_options_set_lazy_connections_and_both_listeners() -> None:
 
 async def test_stop_with_a_stream_open_is_prompt_and_frees_the_ports(tmp_path: Path) -> None:
     state = SimState(event_delay=0.3)
-    sim_account = state.add_account(email="a@example.com")
-    tokens = state.issue_tokens(sim_account)
     async with LoopbackServer(create_app(state)) as sim:
         runtime = PoolRuntime(settings_for(sim.url), tmp_path / "azt.db")
-        runtime.accounts.upsert(
-            account_from_tokens(
-                id_token=tokens["id_token"],
-                access_token=tokens["access_token"],
-                refresh_token=tokens["refresh_token"],
-            )
-        )
+        runtime.accounts.upsert(state.pool_account("a@example.com"))
         gateway = Gateway(runtime, confdir=str(tmp_path / "certs"))
         listeners = await gateway.start()
         received: list[bytes] = []

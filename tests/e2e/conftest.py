@@ -8,7 +8,7 @@ import pytest
 
 from azt.gateway import Gateway
 from azt.loopback import LoopbackServer
-from azt.pool.accounts import Account, account_from_tokens
+from azt.pool.accounts import Account
 from azt.pool.runtime import PoolRuntime
 from azt.sim.app import create_app
 from azt.sim.state import SimState
@@ -47,15 +47,7 @@ async def rig(
     def add_account(
         email: str = "one@example.com", plan: str = "plus", access_ttl: int = 3600
     ) -> Account:
-        sim_account = state.add_account(email=email, plan=plan)
-        tokens = state.issue_tokens(sim_account, access_ttl=access_ttl)
-        return runtime.accounts.upsert(
-            account_from_tokens(
-                id_token=tokens["id_token"],
-                access_token=tokens["access_token"],
-                refresh_token=tokens["refresh_token"],
-            )
-        )
+        return runtime.accounts.upsert(state.pool_account(email, plan, access_ttl))
 
     gateway = Gateway(runtime, confdir=str(certs_dir))
     listeners = await gateway.start()

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from azt.config import Settings
-from azt.pool.accounts import Account, AccountStatus, account_from_tokens
+from azt.pool.accounts import Account, AccountStatus
 from azt.pool.tokens import RefreshUnavailable, ReloginRequired, TokenManager
 from azt.store.accounts import AccountStore
 from azt.store.worker import StoreWorker
@@ -24,16 +24,8 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 def pool(sim: Any, store: AccountStore, *, access_ttl: int, email: str = "a@example.com") -> Any:
     """Add a sim account to azt's store with tokens the sim issued; returns the sim account."""
-    sim_account = sim.state.add_account(email=email, plan="plus")
-    tokens = sim.state.issue_tokens(sim_account, access_ttl=access_ttl)
-    store.upsert(
-        account_from_tokens(
-            id_token=tokens["id_token"],
-            access_token=tokens["access_token"],
-            refresh_token=tokens["refresh_token"],
-        )
-    )
-    return sim_account
+    store.upsert(sim.state.pool_account(email, access_ttl=access_ttl))
+    return sim.state.account_by_email(email)
 
 
 def stored(store: AccountStore) -> Account:

@@ -18,7 +18,6 @@ from azt.cli.common import EXIT_UNAVAILABLE, fail
 from azt.config import Settings, data_dir, database_path, load_settings
 from azt.gateway import Gateway, GatewayStartError, Listeners
 from azt.loopback import LoopbackServer
-from azt.pool.accounts import account_from_tokens
 from azt.pool.runtime import PoolRuntime
 from azt.store.accounts import AccountStore
 from azt.store.db import open_database
@@ -60,7 +59,6 @@ async def demo_site(settings: Settings) -> AsyncIterator[Site]:
     from azt.sim.state import SimState
 
     state = SimState(event_delay=0.02)
-    sim_account = state.add_account(email=DEMO_EMAIL, plan="plus")
     home = Path(tempfile.mkdtemp(prefix="azt-demo-"))
     async with LoopbackServer(create_app(state)) as sim:
         demo_settings = settings.model_copy(
@@ -71,16 +69,9 @@ async def demo_site(settings: Settings) -> AsyncIterator[Site]:
             }
         )
         site = Site(demo_settings, home / "azt.db", home, demo=True)
-        tokens = state.issue_tokens(sim_account)
         conn = open_database(site.database)
         try:
-            AccountStore(conn).upsert(
-                account_from_tokens(
-                    id_token=tokens["id_token"],
-                    access_token=tokens["access_token"],
-                    refresh_token=tokens["refresh_token"],
-                )
-            )
+            AccountStore(conn).upsert(state.pool_account(DEMO_EMAIL))
         finally:
             conn.close()
         try:

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from azt.pool.accounts import Account, account_from_tokens
 from azt.sim.faults import Fault, FaultBook
 from azt.sim.limits import Usage, Window, windows
 from azt.sim.tokens import (
@@ -109,6 +110,17 @@ class SimState:
         """A fresh token set; `access_ttl <= 0` gives an access token that is already expired."""
         ttl = self.access_ttl if access_ttl is None else access_ttl
         return self.tokens.issue(account, ttl)
+
+    def pool_account(
+        self, email: str, plan: str = "plus", access_ttl: int | None = None
+    ) -> Account:
+        """A new simulated account, as azt's pool holds it after a login (for demos and tests)."""
+        tokens = self.issue_tokens(self.add_account(email=email, plan=plan), access_ttl)
+        return account_from_tokens(
+            id_token=tokens["id_token"],
+            access_token=tokens["access_token"],
+            refresh_token=tokens["refresh_token"],
+        )
 
     def revoke_refresh_token(
         self, account_id: str, code: str = "refresh_token_invalidated"
