@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 start: $(STAMP)  ## run the gateway (make start ARGS=--demo for the built-in simulator)
 	$(BIN)/azt start $(ARGS)
 
-test: $(STAMP)  ## lint, then the unit and end-to-end suite
+test: $(STAMP) $(VOCAB)  ## lint, then the unit and end-to-end suite
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/pytest -q $(ARGS)
@@ -32,6 +32,16 @@ $(CODEX):
 	npm install --prefix .e2e --no-audit --no-fund --loglevel=error @openai/codex@$(CODEX_VERSION)
 
 e2e-deps: $(CODEX)
+
+# The o200k_base vocabulary, from the npm registry, for machines where tiktoken cannot
+# download it (the test suite counts tokens offline with it).
+JS_TIKTOKEN_VERSION := 1.0.21
+VOCAB := .e2e/o200k_base.tiktoken
+
+$(VOCAB): $(STAMP)
+	mkdir -p .e2e/js-tiktoken
+	cd .e2e/js-tiktoken && npm pack --silent js-tiktoken@$(JS_TIKTOKEN_VERSION) >/dev/null && tar xzf js-tiktoken-$(JS_TIKTOKEN_VERSION).tgz
+	$(BIN)/azt tokenizer install --from-js-tiktoken .e2e/js-tiktoken/package/dist/ranks/o200k_base.js --output $@
 
 bench: $(STAMP)  ## gateway vs direct, side by side
 	$(BIN)/python benchmarks/bench_codex_passthrough.py $(ARGS)

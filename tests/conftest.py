@@ -13,3 +13,14 @@ def azt_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith("AZT_") and name != "AZT_HOME":
             monkeypatch.delenv(name)
     return home
+
+
+VOCABULARY = Path(__file__).resolve().parent.parent / ".e2e" / "o200k_base.tiktoken"
+
+
+@pytest.fixture(scope="session")
+def vocabulary() -> Path:
+    """The o200k_base vocabulary `make test` installs (tests that count tokens need it)."""
+    if not VOCABULARY.exists():
+        pytest.fail(f"{VOCABULARY} is missing: run `make test` (it installs the vocabulary)")
+    return VOCABULARY

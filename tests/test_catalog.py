@@ -46,3 +46,32 @@ def test_models_from_reply_shapes(reply: object) -> None:
 def test_models_from_reply_rejects_garbage(reply: object) -> None:
     with pytest.raises(CatalogFormatError):
         models_from_reply(reply)
+
+
+@pytest.mark.parametrize(
+    ("requested", "resolved"),
+    [
+        ("gpt-5.4", "gpt-5.4"),
+        ("GPT-5.4", "gpt-5.4"),
+        ("openai/gpt-5.4", "gpt-5.4"),
+        ("openai-codex/gpt-5.4-mini", "gpt-5.4-mini"),
+        ("auto", "gpt-5.5"),
+        ("anthropic/claude", None),
+        ("gpt-0", None),
+        ("codex-auto-review", "codex-auto-review"),
+    ],
+)
+def test_resolve(requested: str, resolved: str | None) -> None:
+    assert Catalog.from_stored(None).resolve(requested) == resolved
+
+
+def test_reasoning_levels_come_from_the_catalog() -> None:
+    stored = StoredCatalog(
+        [{"slug": "m", "supported_reasoning_levels": [{"effort": "low"}, {"effort": "high"}]}],
+        None,
+        None,
+        1,
+    )
+    catalog = Catalog.from_stored(stored)
+    assert catalog.reasoning_levels("m") == ["low", "high"]
+    assert catalog.reasoning_levels("other") is None

@@ -12,6 +12,13 @@ from azt.routes import MethodNotAllowed, RouteNotFound, normalise_path, resolve
         ("GET", "/codex/v1/models?client_version=0.169.0", "codex.models"),
         ("GET", "/v1/models", "models.list"),
         ("get", "/v1/models", "models.list"),
+        ("POST", "/v1/chat/completions", "chat.completions"),
+        ("POST", "/v1/responses", "responses.create"),
+        ("POST", "/api/openai/chat/completions", "chat.completions"),
+        ("POST", "/api/openai/v1/chat/completions", "chat.completions"),
+        ("POST", "/api/openai/v1/responses", "responses.create"),
+        ("GET", "/api/openai/v1/models", "models.list"),
+        ("GET", "/api/openai/models", "models.list"),
     ],
 )
 def test_known_routes(method: str, path: str, name: str) -> None:
@@ -32,3 +39,4 @@ def test_unknown_route() -> None:
 def test_normalise_path() -> None:
     assert normalise_path("/a/b/?x=1") == "/a/b"
     assert normalise_path("/") == "/"
+    assert normalise_path("/api/openai/v1/chat/completions?x") == "/v1/chat/completions"

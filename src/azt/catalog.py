@@ -19,6 +19,7 @@ BUILTIN_MODELS: list[dict[str, Any]] = [
 ] + [{"slug": "codex-auto-review", "display_name": "codex-auto-review", "visibility": "hide"}]
 
 OWNER = "azt"
+PROVIDER_PREFIXES = frozenset({"openai", "openai-codex", "codex", "azt"})
 
 
 class CatalogFormatError(ValueError):
@@ -50,6 +51,36 @@ class Catalog:
 
     def knows(self, slug: str) -> bool:
         return any(m["slug"] == slug for m in self.models)
+
+    def resolve(self, requested: str) -> str | None:
+        """The slug to send upstream for a client's model name, or None when unknown.
+
+        Accepts `provider/model` ids for OpenAI's own provider names (`openai/gpt-5.4`),
+        any letter case, and `auto`, which picks the first model meant for pickers.
+        """
+        name = requested.strip().lower()
+        provider, slash, rest = name.partition("/")
+        if slash:
+            if provider not in PROVIDER_PREFIXES:
+                return None
+            name = rest
+        if name == "auto":
+            listed = self.listed()
+            return listed[0]["slug"] if listed else None
+        return name if self.knows(name) else None
+
+    def reasoning_levels(self, slug: str) -> list[str] | None:
+        """The reasoning efforts `slug` supports, when the catalog says."""
+        for model in self.models:
+            if model["slug"] == slug:
+                levels = model.get("supported_reasoning_levels")
+                if isinstance(levels, list):
+                    return [
+                        level["effort"] if isinstance(level, dict) else str(level)
+                        for level in levels
+                        if isinstance(level, dict | str)
+                    ]
+        return None
 
     def listed(self) -> list[dict[str, Any]]:
         """Models meant for pickers (visibility `list` or unset), in the backend's order."""

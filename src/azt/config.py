@@ -52,6 +52,10 @@ class Settings(BaseModel):
     upstream_idle_timeout: float = Field(
         300.0, gt=0, description="Seconds without a byte from upstream before giving up."
     )
+    tokenizer_file: str | None = Field(
+        None,
+        description="An o200k_base vocabulary (`.tiktoken` file) for counting tokens offline.",
+    )
     refresh_skew_seconds: int = Field(
         300, ge=0, description="Refresh an access token this long before it expires."
     )

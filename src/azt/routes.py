@@ -34,7 +34,16 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/codex/v1/models"): Route("codex.models", Dialect.OPENAI, pool_path="/models"),
     ("GET", "/v1/models"): Route("models.list", Dialect.OPENAI),
+    ("POST", "/v1/chat/completions"): Route(
+        "chat.completions", Dialect.OPENAI, json_body=True, pool_path="/responses"
+    ),
+    ("POST", "/v1/responses"): Route(
+        "responses.create", Dialect.OPENAI, json_body=True, pool_path="/responses"
+    ),
 }
+
+# Other spellings of the OpenAI API root that clients use (Auxot-style `/api/openai`).
+PATH_ALIASES = (("/api/openai/v1/", "/v1/"), ("/api/openai/", "/v1/"))
 
 # The Codex CLI opens a WebSocket here first; a 426 makes it fall back to HTTP at once.
 WEBSOCKET_PATHS = frozenset({"/codex/v1/responses"})
@@ -53,9 +62,12 @@ class MethodNotAllowed(LookupError):
 
 
 def normalise_path(path: str) -> str:
-    """Drop the query string and a trailing slash."""
-    bare = path.split("?", 1)[0]
-    return bare.rstrip("/") or "/"
+    """Drop the query string and a trailing slash, and map path aliases to `/v1/...`."""
+    bare = path.split("?", 1)[0].rstrip("/") or "/"
+    for alias, canonical in PATH_ALIASES:
+        if bare.startswith(alias):
+            return canonical + bare.removeprefix(alias)
+    return bare
 
 
 def resolve(method: str, path: str) -> Route:

@@ -26,6 +26,7 @@ STARTED = "azt.started"  # time.monotonic() when the request arrived
 ANSWERED = "azt.answered"  # the ApiError (or "local") the gateway answered with itself
 ACCOUNT = "azt.account"  # the pool account that served it
 ATTEMPTS = "azt.attempts"  # how many accounts the pool tried
+TRANSLATION = "azt.translation"  # the dialect translator handling this flow's reply
 
 
 def route_of(flow: http.HTTPFlow) -> Route | None:

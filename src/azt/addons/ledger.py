@@ -9,7 +9,15 @@ import time
 
 from mitmproxy import http
 
-from azt.addons.flowstate import ACCOUNT, ATTEMPTS, PASSTHROUGH, ROUTED, STARTED, route_of
+from azt.addons.flowstate import (
+    ACCOUNT,
+    ATTEMPTS,
+    PASSTHROUGH,
+    ROUTED,
+    STARTED,
+    TRANSLATION,
+    route_of,
+)
 from azt.pool.server import ACCOUNT_HEADER, ATTEMPTS_HEADER, SECRET_HEADER
 from azt.routes import normalise_path
 
@@ -25,7 +33,8 @@ class Ledger:
             flow.metadata[ACCOUNT] = response.headers.pop(ACCOUNT_HEADER, None)
             flow.metadata[ATTEMPTS] = response.headers.pop(ATTEMPTS_HEADER, None)
             response.headers.pop(SECRET_HEADER, None)
-        if "text/event-stream" in response.headers.get("content-type", ""):
+        translated = TRANSLATION in flow.metadata  # the translator decides for those
+        if not translated and "text/event-stream" in response.headers.get("content-type", ""):
             # Event streams go to the client as they arrive, never buffered.
             response.stream = True
 
