@@ -24,14 +24,21 @@ test: $(STAMP) $(VOCAB)  ## lint, then the unit and end-to-end suite
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/pytest -q $(ARGS)
 
-# Real clients for the end-to-end tests (tests/e2e/test_codex_cli.py skips without them).
+# Real clients for the end-to-end tests (the Codex CLI and the Node SDK; their tests skip
+# without them).
 CODEX_VERSION := 0.169.0
 CODEX := .e2e/node_modules/.bin/codex
+
+OPENAI_NODE_VERSION := 6.30.1
+NODE_SDK := .e2e/node_modules/openai/package.json
 
 $(CODEX):
 	npm install --prefix .e2e --no-audit --no-fund --loglevel=error @openai/codex@$(CODEX_VERSION)
 
-e2e-deps: $(CODEX)
+$(NODE_SDK):
+	npm install --prefix .e2e --no-audit --no-fund --loglevel=error openai@$(OPENAI_NODE_VERSION)
+
+e2e-deps: $(CODEX) $(NODE_SDK)
 
 # The o200k_base vocabulary, from the npm registry, for machines where tiktoken cannot
 # download it (the test suite counts tokens offline with it).

@@ -75,3 +75,10 @@ def test_reasoning_levels_come_from_the_catalog() -> None:
     catalog = Catalog.from_stored(stored)
     assert catalog.reasoning_levels("m") == ["low", "high"]
     assert catalog.reasoning_levels("other") is None
+
+
+def test_supports_verbosity() -> None:
+    stored = StoredCatalog([{"slug": "v", "support_verbosity": True}, {"slug": "n"}], None, None, 1)
+    catalog = Catalog.from_stored(stored)
+    assert catalog.supports_verbosity("v") is True
+    assert catalog.supports_verbosity("n") is None

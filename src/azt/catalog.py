@@ -69,18 +69,24 @@ class Catalog:
             return listed[0]["slug"] if listed else None
         return name if self.knows(name) else None
 
+    def entry(self, slug: str) -> dict[str, Any] | None:
+        return next((m for m in self.models if m["slug"] == slug), None)
+
+    def supports_verbosity(self, slug: str) -> bool | None:
+        """Whether `slug` takes `text.verbosity`; None when the catalog does not say."""
+        value = (self.entry(slug) or {}).get("support_verbosity")
+        return value if isinstance(value, bool) else None
+
     def reasoning_levels(self, slug: str) -> list[str] | None:
         """The reasoning efforts `slug` supports, when the catalog says."""
-        for model in self.models:
-            if model["slug"] == slug:
-                levels = model.get("supported_reasoning_levels")
-                if isinstance(levels, list):
-                    return [
-                        level["effort"] if isinstance(level, dict) else str(level)
-                        for level in levels
-                        if isinstance(level, dict | str)
-                    ]
-        return None
+        levels = (self.entry(slug) or {}).get("supported_reasoning_levels")
+        if not isinstance(levels, list):
+            return None
+        return [
+            level["effort"] if isinstance(level, dict) else str(level)
+            for level in levels
+            if isinstance(level, dict | str)
+        ]
 
     def listed(self) -> list[dict[str, Any]]:
         """Models meant for pickers (visibility `list` or unset), in the backend's order."""

@@ -40,9 +40,11 @@ async def rig(
     tmp_path: Path,
     gateway_settings: dict[str, object],
     certs_dir: Path,
+    vocabulary: Path,
 ) -> AsyncIterator[Rig]:
     state, sim_url = sim_server
-    runtime = PoolRuntime(settings_for(sim_url, **gateway_settings), tmp_path / "azt.db")
+    overrides = {"tokenizer_file": str(vocabulary), **gateway_settings}
+    runtime = PoolRuntime(settings_for(sim_url, **overrides), tmp_path / "azt.db")
 
     def add_account(
         email: str = "one@example.com", plan: str = "plus", access_ttl: int = 3600

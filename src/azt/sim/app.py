@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import logging
+import re
 import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
@@ -208,7 +209,11 @@ def rejection(body: Any) -> dict[str, Any] | None:
     for name in UNSUPPORTED_PARAMETERS:
         if name in body:
             return {"detail": f"Unsupported parameter: {name}"}
-    return tool_rejection(body.get("tools")) or model_rejection(body.get("model"))
+    return (
+        tool_rejection(body.get("tools"))
+        or model_rejection(body.get("model"))
+        or image_rejection(body.get("input"))
+    )
 
 
 def tool_rejection(tools: object) -> dict[str, Any] | None:
@@ -235,6 +240,39 @@ def model_rejection(model: object) -> dict[str, Any] | None:
     return {
         "detail": f"The '{model}' model is not supported when using Codex with a ChatGPT account."
     }
+
+
+_IMAGE_URL = re.compile(r"^(?:https?://|data:image/[\w.+-]+;base64,)", re.IGNORECASE)
+
+
+def image_rejection(items: object) -> dict[str, Any] | None:
+    """A 400 for an `input_image` whose `image_url` is neither http(s) nor a base64 image."""
+    if not isinstance(items, list):
+        return None
+    for where, part in _input_parts(items):
+        if part.get("type") != "input_image" or "image_url" not in part:
+            continue
+        url = part["image_url"]
+        if not isinstance(url, str) or not _IMAGE_URL.match(url):
+            return {
+                "detail": f"Invalid image URL at {where}.image_url: expected an http(s) URL or "
+                "a base64 data URL of an image (data:image/<type>;base64,...)."
+            }
+    return None
+
+
+def _input_parts(items: list[Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(location, part) for every content part of messages and tool outputs."""
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        parts = item.get("content") if "content" in item else item.get("output")
+        if not isinstance(parts, list):
+            continue
+        field = "content" if "content" in item else "output"
+        for position, part in enumerate(parts):
+            if isinstance(part, dict):
+                yield f"input[{index}].{field}[{position}]", part
 
 
 def compact_rejection(body: Any) -> dict[str, Any] | None:

@@ -11,7 +11,11 @@ Answers:
   text says "reply with X" without naming a tool and `tool_choice` does not force one (real
   clients such as the Codex CLI always offer tools);
 - the last user text matches "reply with X [only][.!]" → exactly X;
+- the last user message holds images → "azt sim saw <n> image(s) and heard: <text>";
 - anything else → "azt sim heard: <last user text>".
+
+A text answer then takes the shape `text.format` asks for: a JSON document filling the
+`json_schema` with placeholders, or `{"answer": <text>}` for `json_object`.
 """
 
 import base64
@@ -115,11 +119,23 @@ def content_text(content: object) -> str:
     return ""
 
 
+def last_user_message(items: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((item for item in reversed(items) if is_user_message(item)), None)
+
+
 def last_user_text(items: list[dict[str, Any]]) -> str:
-    for item in reversed(items):
-        if is_user_message(item):
-            return content_text(item.get("content"))
-    return ""
+    message = last_user_message(items)
+    return content_text(message.get("content")) if message is not None else ""
+
+
+def image_count(message: dict[str, Any] | None) -> int:
+    """How many `input_image` parts a message holds."""
+    content = message.get("content") if message is not None else None
+    if not isinstance(content, list):
+        return 0
+    return sum(
+        1 for part in content if isinstance(part, dict) and part.get("type") == "input_image"
+    )
 
 
 def reply_text(items: list[dict[str, Any]]) -> str:
@@ -132,7 +148,25 @@ def reply_text(items: list[dict[str, Any]]) -> str:
     match = _REPLY_WITH.search(text.strip())
     if match:
         return match.group(1)
+    images = image_count(last_user_message(items))
+    if images:
+        noun = "image" if images == 1 else "images"
+        return f"azt sim saw {images} {noun} and heard: {text[:TRUNCATE]}"
     return f"azt sim heard: {text[:TRUNCATE]}"
+
+
+def answer_text(body: dict[str, Any], items: list[dict[str, Any]]) -> str:
+    """The text answer in the shape `text.format` asks for (plain, json_object, json_schema)."""
+    text = reply_text(items)
+    config = body.get("text")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    fmt = fmt if isinstance(fmt, dict) else {}
+    kind = fmt.get("type")
+    if kind == "json_schema":
+        return json.dumps(schema_example(fmt.get("schema")), ensure_ascii=False)
+    if kind == "json_object":
+        return json.dumps({"answer": text}, ensure_ascii=False)
+    return text
 
 
 def _call_name(items: list[dict[str, Any]], call_id: object) -> str | None:
@@ -219,6 +253,135 @@ def _placeholder(prop: object) -> Any:
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "string")
     return copy.deepcopy(_PLACEHOLDERS.get(kind, "sim")) if isinstance(kind, str) else "sim"
+
+
+# --- structured output -----------------------------------------------------------------------
+
+SCHEMA_DEPTH = 8  # past this, recursive schemas take their shortest way out
+
+_STRING_FORMATS = {
+    "date-time": "2026-01-01T00:00:00Z",
+    "date": "2026-01-01",
+    "time": "00:00:00",
+    "duration": "P1D",
+    "email": "sim@example.com",
+    "uri": "https://example.com/sim",
+    "uuid": "00000000-0000-4000-8000-000000000000",
+    "ipv4": "127.0.0.1",
+    "ipv6": "::1",
+}
+
+
+def schema_example(schema: object) -> Any:
+    """A value satisfying a JSON schema, filling every property with a typed placeholder.
+
+    string "sim" (or a value of its `format`), integer 1, number 1.5, boolean true, arrays of
+    one element, objects with all their properties; enums and `const` give their value,
+    `anyOf`/`oneOf` their first branch, `allOf` the merged branches; `$ref`s into `$defs` or
+    `definitions` are followed.
+    """
+    return _example(schema, schema if isinstance(schema, dict) else {}, 0)
+
+
+def _example(schema: object, root: dict[str, Any], depth: int) -> Any:
+    schema = _resolve(schema, root)
+    if "const" in schema:
+        return copy.deepcopy(schema["const"])
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return copy.deepcopy(enum[0])
+    for key in ("anyOf", "oneOf"):
+        branches = schema.get(key)
+        if isinstance(branches, list) and branches:
+            return _example(_branch(branches, root, depth), root, depth + 1)
+    if isinstance(schema.get("allOf"), list):
+        return _example(_merged(schema, root), root, depth + 1)
+    kind = _schema_type(schema)
+    if kind == "object":
+        properties = schema.get("properties")
+        properties = properties if isinstance(properties, dict) else {}
+        return {name: _example(sub, root, depth + 1) for name, sub in properties.items()}
+    if kind == "array":
+        return _array_example(schema, root, depth)
+    return _scalar_example(kind, schema)
+
+
+def _resolve(schema: object, root: dict[str, Any]) -> dict[str, Any]:
+    """The schema itself, or what its local `$ref` (`#/$defs/X`, `#/definitions/X`) names."""
+    seen: set[str] = set()
+    while isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
+        ref = schema["$ref"]
+        if ref in seen or not ref.startswith("#"):
+            return {}
+        seen.add(ref)
+        target: Any = root
+        for token in ref.removeprefix("#").strip("/").split("/"):
+            token = token.replace("~1", "/").replace("~0", "~")
+            target = target.get(token) if isinstance(target, dict) and token else target
+        # Keywords beside a $ref (description, default) do not change the value's shape.
+        schema = target
+    return schema if isinstance(schema, dict) else {}
+
+
+def _branch(branches: list[Any], root: dict[str, Any], depth: int) -> Any:
+    if depth < SCHEMA_DEPTH:
+        return branches[0]
+    # Deep in a recursive schema: a null branch ends the recursion.
+    return next((b for b in branches if _resolve(b, root).get("type") == "null"), branches[0])
+
+
+def _merged(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
+    properties = dict(merged.get("properties") or {})
+    for branch in schema["allOf"]:
+        resolved = _resolve(branch, root)
+        properties.update(resolved.get("properties") or {})
+        merged.update({k: v for k, v in resolved.items() if k != "properties"})
+    if properties:
+        merged["properties"] = properties
+    return merged
+
+
+def _schema_type(schema: dict[str, Any]) -> str | None:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind is None and "properties" in schema:
+        return "object"
+    if kind is None and "items" in schema:
+        return "array"
+    return kind if isinstance(kind, str) else None
+
+
+def _array_example(schema: dict[str, Any], root: dict[str, Any], depth: int) -> list[Any]:
+    prefix = schema.get("prefixItems")
+    if isinstance(prefix, list):
+        return [_example(sub, root, depth + 1) for sub in prefix]
+    if depth >= SCHEMA_DEPTH and not schema.get("minItems"):
+        return []
+    count = max(1, int(schema.get("minItems") or 1))
+    return [_example(schema.get("items"), root, depth + 1) for _ in range(count)]
+
+
+def _scalar_example(kind: str | None, schema: dict[str, Any]) -> Any:
+    if kind in ("integer", "number"):
+        value: float = 1 if kind == "integer" else 1.5
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if isinstance(low, int | float) and value < low:
+            value = low
+        if isinstance(high, int | float) and value > high:
+            value = high
+        return int(value) if kind == "integer" else value
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    text = _STRING_FORMATS.get(str(schema.get("format")), "sim")
+    low = schema.get("minLength")
+    if isinstance(low, int) and len(text) < low:
+        text = text + "m" * (low - len(text))
+    high = schema.get("maxLength")
+    return text[:high] if isinstance(high, int) else text
 
 
 # --- small pure helpers ----------------------------------------------------------------------
@@ -377,7 +540,7 @@ def _output(stream: _Stream, items: list[dict[str, Any]]) -> Iterator[dict[str, 
         yield from _function_call_item(stream, output_index, name, arguments)
         output_chars = len(arguments)
     else:
-        text = reply_text(items)
+        text = answer_text(stream.body, items)
         if stream.options.giant_delta is not None:
             text = giant_text(text, stream.options.giant_delta)
         yield from _message_item(stream, output_index, text)
