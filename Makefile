@@ -7,7 +7,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: start test lint e2e-deps bench clean
+# Real clients and data for the end-to-end tests, installed under .e2e/ from the npm registry.
+CODEX_VERSION := 0.169.0
+CODEX := .e2e/node_modules/.bin/codex
+OPENAI_NODE_VERSION := 6.30.1
+NODE_SDK := .e2e/node_modules/openai/package.json
+JS_TIKTOKEN_VERSION := 1.0.21
+VOCAB := .e2e/o200k_base.tiktoken
+
+.PHONY: start test lint e2e e2e-deps bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "azt needs Python >= 3.12 (found " + sys.version.split()[0] + ")")'
@@ -24,14 +32,7 @@ test: $(STAMP) $(VOCAB)  ## lint, then the unit and end-to-end suite
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/pytest -q $(ARGS)
 
-# Real clients for the end-to-end tests (the Codex CLI and the Node SDK; their tests skip
-# without them).
-CODEX_VERSION := 0.169.0
-CODEX := .e2e/node_modules/.bin/codex
-
-OPENAI_NODE_VERSION := 6.30.1
-NODE_SDK := .e2e/node_modules/openai/package.json
-
+# The Codex CLI and the Node SDK; their tests skip without them.
 $(CODEX):
 	npm install --prefix .e2e --no-audit --no-fund --loglevel=error @openai/codex@$(CODEX_VERSION)
 
@@ -40,15 +41,15 @@ $(NODE_SDK):
 
 e2e-deps: $(CODEX) $(NODE_SDK)
 
-# The o200k_base vocabulary, from the npm registry, for machines where tiktoken cannot
-# download it (the test suite counts tokens offline with it).
-JS_TIKTOKEN_VERSION := 1.0.21
-VOCAB := .e2e/o200k_base.tiktoken
-
+# The o200k_base vocabulary, for machines where tiktoken cannot download it (the test suite
+# counts tokens offline with it).
 $(VOCAB): $(STAMP)
 	mkdir -p .e2e/js-tiktoken
 	cd .e2e/js-tiktoken && npm pack --silent js-tiktoken@$(JS_TIKTOKEN_VERSION) >/dev/null && tar xzf js-tiktoken-$(JS_TIKTOKEN_VERSION).tgz
 	$(BIN)/azt tokenizer install --from-js-tiktoken .e2e/js-tiktoken/package/dist/ranks/o200k_base.js --output $@
+
+e2e: e2e-deps $(VOCAB)  ## real clients (Codex CLI, Node and Python SDKs) against azt and the simulator
+	$(BIN)/pytest -q tests/e2e
 
 bench: $(STAMP)  ## gateway vs direct, side by side
 	$(BIN)/python benchmarks/bench_codex_passthrough.py $(ARGS)

@@ -55,7 +55,9 @@ async def run_codex_async(tmp_path: Path, *args: str, env: dict[str, str]):
     return await asyncio.to_thread(run_codex, tmp_path, *args, env=env)
 
 
-async def test_custom_provider_turn(rig: Rig, tmp_path: Path) -> None:
+@pytest.mark.parametrize("root", ["/codex/v1", "/v1"])
+async def test_custom_provider_turn(rig: Rig, tmp_path: Path, root: str) -> None:
+    """Codex speaks Responses: passed through on /codex/v1, translated on /v1."""
     rig.add_account()
     config = f"""
 model = "gpt-5.4"
@@ -63,7 +65,7 @@ model_provider = "azt"
 
 [model_providers.azt]
 name = "azt"
-base_url = "{rig.base_url}/codex/v1"
+base_url = "{rig.base_url}{root}"
 env_key = "AZT_KEY"
 wire_api = "responses"
 request_max_retries = 0

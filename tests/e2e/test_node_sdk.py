@@ -48,4 +48,7 @@ async def test_node_sdk(rig: Rig) -> None:
         "last": "response.completed",
         "text": "PONG",
     }
+    assert "1 image" in results["vision"]
+    assert results["structured"] == {"city": "sim", "sunny": True}
     assert results["notFound"] == "model_not_found"
+    assert results["badRequest"] == "n"

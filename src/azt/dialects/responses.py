@@ -26,7 +26,7 @@ from azt.errors import ApiError
 
 # --- the request ------------------------------------------------------------------------------
 
-# Tool types the Codex backend knows (codex-backend.md §5.3).
+# Tool types the Codex backend knows.
 SUPPORTED_TOOL_TYPES = frozenset(
     {
         "function",
@@ -138,7 +138,7 @@ def _stream_flag(body: dict[str, Any]) -> bool:
 
 
 def _instructions(value: object) -> str:
-    # The backend insists on the field and accepts "" (codex-backend.md §6).
+    # The backend insists on the field and accepts "".
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -300,7 +300,7 @@ _ORDER = (
 
 
 def _ordered(upstream: dict[str, Any]) -> dict[str, Any]:
-    """The fields in the order codex-rs serialises them (codex-backend.md §5.1)."""
+    """The fields in the order codex-rs serialises them."""
     return {key: upstream[key] for key in _ORDER if key in upstream}
 
 

@@ -61,6 +61,41 @@ results.tools = {
   answer: answer.choices[0].message.content,
 };
 
+const png =
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+const vision = await client.chat.completions.create({
+  model: "gpt-5.4",
+  messages: [
+    {
+      role: "user",
+      content: [
+        { type: "text", text: "What is this?" },
+        { type: "image_url", image_url: { url: `data:image/png;base64,${png}` } },
+      ],
+    },
+  ],
+});
+results.vision = vision.choices[0].message.content;
+
+const structured = await client.chat.completions.create({
+  model: "gpt-5.4",
+  messages: user("Weather in Paris?"),
+  response_format: {
+    type: "json_schema",
+    json_schema: {
+      name: "weather",
+      strict: true,
+      schema: {
+        type: "object",
+        properties: { city: { type: "string" }, sunny: { type: "boolean" } },
+        required: ["city", "sunny"],
+        additionalProperties: false,
+      },
+    },
+  },
+});
+results.structured = JSON.parse(structured.choices[0].message.content);
+
 const response = await client.responses.create({ model: "gpt-5.4", input: "Reply with PONG only." });
 results.responses = response.output_text;
 
@@ -80,6 +115,13 @@ try {
   results.notFound = "no error";
 } catch (error) {
   results.notFound = error instanceof OpenAI.NotFoundError ? error.code : String(error);
+}
+
+try {
+  await client.chat.completions.create({ model: "gpt-5.4", messages: user("hi"), n: 2 });
+  results.badRequest = "no error";
+} catch (error) {
+  results.badRequest = error instanceof OpenAI.BadRequestError ? error.param : String(error);
 }
 
 console.log(JSON.stringify(results));
