@@ -1,6 +1,8 @@
 """Talking to the Codex backend: the shared client and which headers cross the boundary."""
 
 from collections.abc import Mapping
+from http.cookiejar import CookieJar, CookiePolicy
+from urllib.request import Request
 
 import httpx
 
@@ -78,6 +80,26 @@ def response_headers(upstream: httpx.Headers) -> dict[str, str]:
     }
 
 
+class _RefuseCookies(CookiePolicy):
+    """One client serves every account: a cookie set for one must never reach another."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: object, request: Request) -> bool:
+        return False
+
+    def return_ok(self, cookie: object, request: Request) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: Request) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: Request) -> bool:
+        return False
+
+
 def make_client(settings: Settings) -> httpx.AsyncClient:
     """The one upstream client: HTTP/2 and keep-alive shared by every request azt serves."""
     timeout = httpx.Timeout(
@@ -87,7 +109,13 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
         pool=settings.upstream_connect_timeout,
     )
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
-    return httpx.AsyncClient(http2=True, timeout=timeout, limits=limits, follow_redirects=False)
+    return httpx.AsyncClient(
+        http2=True,
+        timeout=timeout,
+        limits=limits,
+        follow_redirects=False,
+        cookies=CookieJar(policy=_RefuseCookies()),
+    )
 
 
 def join(base: str, path: str) -> str:
