@@ -8,7 +8,7 @@ Each setting `name` can be set in the environment as `AZT_<NAME>` (upper case) a
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -51,6 +51,22 @@ class Settings(BaseModel):
     upstream_connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect upstream.")
     upstream_idle_timeout: float = Field(
         300.0, gt=0, description="Seconds without a byte from upstream before giving up."
+    )
+    pool_strategy: Literal["quota", "round-robin", "fill-first"] = Field(
+        "quota",
+        description="How to pick an account: most quota headroom, take turns, or fill one first.",
+    )
+    account_max_concurrency: int = Field(
+        6, ge=1, description="Requests in flight at once per account; more wait in the queue."
+    )
+    pool_queue_max: int = Field(
+        64, ge=0, description="Requests allowed to wait for a free account before a 429 busy."
+    )
+    pool_max_attempts: int = Field(
+        4, ge=1, description="Accounts tried for one request before giving up."
+    )
+    pool_deadline_seconds: float = Field(
+        120.0, gt=0, description="Time one request may spend waiting and failing over in all."
     )
     tokenizer_file: str | None = Field(
         None,

@@ -39,13 +39,21 @@ class FakeDispatcher:
         self.error = error
         self.calls: list[UpstreamCall] = []
         self.response = httpx.Response(200, headers={"x-codex-plan-type": "plus"})
+        self.released = 0
+        self.remembered: dict[str, str] = {}
+
+    def remember_response(self, response_id: str, account_key: str) -> None:
+        self.remembered[response_id] = account_key
+
+    def _release(self) -> None:
+        self.released += 1
 
     async def open(self, call: UpstreamCall) -> Opened:
         self.calls.append(call)
         if self.error:
             raise self.error
         assert self.chunks is not None
-        return Opened(ACCOUNT, self.response, self.chunks, b"", StreamTracker(), [])
+        return Opened(ACCOUNT, self.response, self.chunks, b"", StreamTracker(), [], self._release)
 
 
 def client_for(dispatcher: FakeDispatcher) -> tuple[PoolApp, httpx.AsyncClient]:
@@ -84,9 +92,12 @@ async def test_dispatch_errors_are_openai_json_with_their_headers() -> None:
 
 
 async def test_stream_carries_routing_and_codex_headers() -> None:
-    _, client = client_for(FakeDispatcher(chunks_of(CREATED, DELTA)))
+    dispatcher = FakeDispatcher(chunks_of(CREATED, DELTA))
+    _, client = client_for(dispatcher)
     async with client:
         response = await client.post("/responses", content=b"{}")
+    assert dispatcher.released == 1  # the account's slot is free again
+    assert dispatcher.remembered == {"resp_1": "acct/user"}
     assert response.headers[ACCOUNT_HEADER] == "acct/user"
     assert response.headers[ATTEMPTS_HEADER] == "1"
     assert response.headers["x-codex-plan-type"] == "plus"

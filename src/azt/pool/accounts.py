@@ -1,8 +1,9 @@
 """The pooled account: identity from the id_token, tokens, and whether it can serve."""
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from azt.pool.jwt import Identity, TokenFormatError, expiry, identity_from_id_token
 
@@ -28,6 +29,14 @@ class Account:
     status_reason: str | None = None
     is_default: bool = False
     created_at: int = 0
+    paused: bool = False
+    cooldown_until: float | None = None  # unix seconds; no new work before then
+    cooldown_reason: str | None = None
+    quota: dict[str, Any] | None = field(default=None, compare=False)  # from x-codex-* headers
+    quota_captured_at: int | None = None
+
+    def cooling(self, now: float) -> bool:
+        return self.cooldown_until is not None and self.cooldown_until > now
 
     @property
     def label(self) -> str:

@@ -1,24 +1,37 @@
 """Send one request upstream on behalf of the pool: pick, refresh, retry, fail over.
 
-An attempt is abandoned for the next account on 401 (after one refresh), 403, 429, 5xx,
-transport errors, and an overload event inside a 200 stream, as long as no content has reached
-the client. What comes back is an open upstream reply plus the events already read from it.
+Accounts are ranked by the scheduler; a request holds a concurrency slot on the account that
+serves it until its reply ends. An attempt is abandoned for the next account on 401 (after one
+refresh), 403, 429, 5xx, transport errors, silence, and an overload event inside a 200 stream,
+as long as no content has reached the client. Attempts are bounded and share one deadline.
+Usage and rate limits bench the account until their reset, in memory and on disk.
 """
 
+import itertools
+import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 import httpx
 
 from azt.config import Settings
 from azt.errors import ApiError
 from azt.pool.accounts import Account
-from azt.pool.chooser import AccountChooser
-from azt.pool.failover import Failure, Verdict, client_error, exhausted, judge_status
+from azt.pool.failover import (
+    Failure,
+    Verdict,
+    client_error,
+    judge_status,
+    no_capacity,
+    usage_limit,
+)
 from azt.pool.failover import is_overload_event as _is_overload
 from azt.pool.quota import quota_from_headers
+from azt.pool.scheduler import Strategy, cooldown_after, rank, unavailable_reason
+from azt.pool.slots import Slots
 from azt.pool.stream import StreamTracker
 from azt.pool.tokens import TokenError, TokenManager
 from azt.pool.upstream import join, request_headers
@@ -29,6 +42,11 @@ from azt.tasks import spawn
 logger = logging.getLogger(__name__)
 
 ERROR_BODY_LIMIT = 64 * 1024
+# Request headers the gateway's addons use to steer the pool (never forwarded upstream).
+AFFINITY_HEADER = "x-azt-affinity"  # soft: keep a conversation on one account
+OWNER_HEADER = "x-azt-owner"  # hard: a response id this request continues
+NEEDS_HEADER = "x-azt-needs"  # "paid": only accounts on a paid plan
+TURN_STATE_HEADER = "x-codex-turn-state"
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,9 @@ class UpstreamCall:
     body: bytes | None = None
     params: Mapping[str, str] = field(default_factory=dict)
     stream: bool = False  # an SSE reply: hold it until content arrives, then stream
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == name), None)
 
 
 @dataclass(eq=False)  # compared and hashed by identity: the pool tracks open streams
@@ -51,6 +72,19 @@ class Opened:
     prelude: bytes
     tracker: StreamTracker
     failures: list[Failure]
+    release: Callable[[], None] = lambda: None  # frees the account's concurrency slot
+
+
+class _Lru(OrderedDict[str, str]):
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def remember(self, key: str, value: str) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self._limit:
+            self.popitem(last=False)
 
 
 class Dispatcher:
@@ -58,28 +92,112 @@ class Dispatcher:
         self,
         settings: Settings,
         client: httpx.AsyncClient,
-        chooser: AccountChooser,
         tokens: TokenManager,
         store: AccountStore,
         worker: StoreWorker,
+        slots: Slots,
     ) -> None:
         self._settings = settings
         self._client = client
-        self._chooser = chooser
         self._tokens = tokens
         self._store = store
         self._worker = worker
+        self.slots = slots
+        self._strategy = Strategy(settings.pool_strategy)
+        self._turn = itertools.count()
+        self._affinity = _Lru(10_000)  # affinity key -> account key
+        self._owners = _Lru(10_000)  # response id or turn state -> account key
 
     async def open(self, call: UpstreamCall) -> Opened:
+        deadline = time.monotonic() + self._settings.pool_deadline_seconds
+        accounts = await self._worker.run(self._store.list)
         failures: list[Failure] = []
-        for candidate in await self._chooser.candidates():
-            opened = await self._try_account(candidate, call, failures)
+        tried: set[str] = set()
+        needs_paid = call.header(NEEDS_HEADER) == "paid"
+        for _ in range(self._settings.pool_max_attempts):
+            now = time.time()
+            candidates = self._candidates(accounts, call, tried, now, needs_paid)
+            if not candidates:
+                break
+            account = await self.slots.take(candidates, deadline)
+            tried.add(account.key)
+            try:
+                opened = await self._try_account(account, call, failures, deadline)
+            except BaseException:
+                self.slots.release(account.key)
+                raise
             if opened is not None:
+                opened.release = _once(self.slots.release, account.key)
+                self._remember(call, opened)
                 return opened
-        raise exhausted(failures)
+            self.slots.release(account.key)
+            accounts = await self._bench(accounts, account, failures[-1])
+        raise no_capacity(accounts, failures, time.time(), needs_paid=needs_paid)
+
+    def _candidates(
+        self,
+        accounts: list[Account],
+        call: UpstreamCall,
+        tried: set[str],
+        now: float,
+        needs_paid: bool,
+    ) -> list[Account]:
+        usable = [
+            a
+            for a in accounts
+            if a.key not in tried and unavailable_reason(a, now, needs_paid=needs_paid) is None
+        ]
+        owner = self._owner_of(call)
+        if owner is not None:
+            # The upstream keeps this conversation on one account: no other may take it.
+            return [a for a in usable if a.key == owner]
+        preferred = self._affinity.get(call.header(AFFINITY_HEADER) or "")
+        return rank(usable, self._strategy, now=now, turn=next(self._turn), preferred=preferred)
+
+    def _owner_of(self, call: UpstreamCall) -> str | None:
+        for token in (call.header(OWNER_HEADER), call.header(TURN_STATE_HEADER)):
+            if token and token in self._owners:
+                return self._owners[token]
+        return None
+
+    def _remember(self, call: UpstreamCall, opened: Opened) -> None:
+        key = opened.account.key
+        affinity = call.header(AFFINITY_HEADER)
+        if affinity:
+            self._affinity.remember(affinity, key)
+        turn_state = opened.response.headers.get(TURN_STATE_HEADER)
+        if turn_state:
+            self._owners.remember(turn_state, key)
+
+    def remember_response(self, response_id: str, account_key: str) -> None:
+        """Record which account produced a response (for requests that continue it)."""
+        self._owners.remember(response_id, account_key)
+
+    async def _bench(
+        self, accounts: list[Account], account: Account, failure: Failure
+    ) -> list[Account]:
+        """Apply the cooldown a failure calls for, in memory now and on disk off the loop."""
+        decided = cooldown_after(
+            failure.status,
+            usage_limit(failure.body) or _error_of(failure),
+            failure.retry_after,
+            time.time(),
+        )
+        if decided is None:
+            return accounts
+        until, reason = decided
+        logger.info("account %s cools down until %s (%s)", account.label, int(until), reason)
+        spawn(
+            self._worker.run(self._store.set_cooldown, account.key, until, reason),
+            name=f"cooldown {account.key}",
+        )
+        return [
+            replace(a, cooldown_until=until, cooldown_reason=reason) if a.key == account.key else a
+            for a in accounts
+        ]
 
     async def _try_account(
-        self, account: Account, call: UpstreamCall, failures: list[Failure]
+        self, account: Account, call: UpstreamCall, failures: list[Failure], deadline: float
     ) -> Opened | None:
         refreshed = False
         while True:
@@ -89,7 +207,7 @@ class Dispatcher:
                 failures.append(Failure(account.label, None, e.reason))
                 return None
             try:
-                response = await self._send(account, call)
+                response = await self._send(account, call, deadline)
             except httpx.TimeoutException:
                 failures.append(Failure(account.label, None, "the connection timed out"))
                 return None
@@ -154,15 +272,26 @@ class Dispatcher:
             return None
         return Opened(account, response, chunks, prelude, tracker, failures)
 
-    async def _send(self, account: Account, call: UpstreamCall) -> httpx.Response:
+    async def _send(self, account: Account, call: UpstreamCall, deadline: float) -> httpx.Response:
+        # Waiting for the reply's headers counts against the request's shared deadline.
+        remaining = max(0.1, deadline - time.monotonic())
+        timeout = httpx.Timeout(
+            connect=min(self._settings.upstream_connect_timeout, remaining),
+            read=min(self._settings.upstream_idle_timeout, remaining),
+            write=self._settings.upstream_idle_timeout,
+            pool=min(self._settings.upstream_connect_timeout, remaining),
+        )
         request = self._client.build_request(
             call.method,
             join(self._settings.codex_base_url, call.path),
             headers=request_headers(call.headers, account),
             content=call.body,
             params=dict(call.params) or None,
+            timeout=timeout,
         )
-        return await self._client.send(request, stream=True)
+        response = await self._client.send(request, stream=True)
+        # Past the headers only the idle timeout applies: a long answer may stream for long.
+        return response
 
     def _record_quota(self, account: Account, response: httpx.Response) -> None:
         snapshot = quota_from_headers(response.headers)
@@ -172,6 +301,26 @@ class Dispatcher:
             self._worker.run(self._store.save_quota, account.key, snapshot, int(time.time())),
             name=f"save quota {account.key}",
         )
+
+
+def _once(release: Callable[[str], None], key: str) -> Callable[[], None]:
+    done = False
+
+    def release_once() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            release(key)
+
+    return release_once
+
+
+def _error_of(failure: Failure) -> dict[str, object] | None:
+    try:
+        error = json.loads(failure.body).get("error") if failure.body else None
+    except (ValueError, AttributeError):
+        return None
+    return error if isinstance(error, dict) else None
 
 
 async def _read_capped(response: httpx.Response) -> bytes:

@@ -6,11 +6,14 @@ honest move is a clean terminal event.
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
 
 from azt.errors import ApiError
+from azt.pool.accounts import Account, AccountStatus
+from azt.pool.scheduler import unavailable_reason
 
 # Event types that carry no content yet: a reply can still be abandoned while only these
 # have arrived.
@@ -48,6 +51,16 @@ def is_overload_event(event: dict[str, Any]) -> bool:
     else:
         return False
     return error.get("code") in OVERLOAD_CODES
+
+
+def no_account_error() -> ApiError:
+    return ApiError(
+        503,
+        "No ChatGPT account is set up yet. Run `azt login` (or `azt accounts import PATH`) "
+        "and try again.",
+        code="no_account",
+        type="service_unavailable",
+    )
 
 
 @dataclass(frozen=True)
@@ -183,3 +196,59 @@ def _reset_at(limit: dict[str, Any], now: float) -> int | None:
     if isinstance(after, int | float):
         return int(now + after)
     return None
+
+
+def no_capacity(
+    accounts: Sequence[Account], failures: list[Failure], now: float, *, needs_paid: bool = False
+) -> ApiError:
+    """The answer when no account served: the most useful of the reasons, in that order.
+
+    Upstream failures other than usage limits are reported as they are; otherwise the
+    earliest time an account frees up (usage limits, then rate limits); otherwise what the
+    user can do about paused, plan-filtered or signed-out accounts.
+    """
+    if not accounts:
+        return no_account_error()
+    if failures and not all(f.status == 429 and usage_limit(f.body) for f in failures):
+        return exhausted(failures, now)
+    limits = [limit for f in failures if (limit := usage_limit(f.body))]
+    limits += [
+        {"resets_at": a.cooldown_until, "plan_type": a.plan}
+        for a in accounts
+        if a.cooling(now) and a.cooldown_reason in ("usage_limit", "usage_not_included")
+    ]
+    if limits:
+        return _pool_exhausted(limits, now)
+    cooling = [a.cooldown_until for a in accounts if a.cooling(now) and a.cooldown_until]
+    if cooling:
+        wait = max(1, int(min(cooling) - now))
+        return ApiError(
+            429,
+            f"Every account is rate limited by the Codex backend; retry in {wait} s.",
+            code="rate_limit_exceeded",
+            headers={"retry-after": str(wait)},
+        )
+    reasons = {unavailable_reason(a, now, needs_paid=needs_paid) for a in accounts}
+    if needs_paid and "plan" in reasons:
+        return ApiError(
+            403,
+            "This needs an account with a paid ChatGPT plan (Plus or higher); none is usable.",
+            code="paid_plan_required",
+        )
+    paused = [a.label for a in accounts if a.paused]
+    relogin = [a.label for a in accounts if a.status is AccountStatus.RELOGIN_REQUIRED]
+    if paused and not relogin:
+        return ApiError(
+            503,
+            f"Every account is paused ({', '.join(paused)}); `azt accounts resume` one.",
+            code="accounts_paused",
+            type="service_unavailable",
+        )
+    names = ", ".join(relogin + paused)
+    return ApiError(
+        503,
+        f"No account can serve ({names}): sign in again with `azt login`"
+        + (" or `azt accounts resume` a paused one." if paused else "."),
+        code="account_relogin_required",
+        type="service_unavailable",
+    )

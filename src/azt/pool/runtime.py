@@ -4,9 +4,9 @@ from pathlib import Path
 
 from azt.catalog import CatalogHolder
 from azt.config import Settings
-from azt.pool.chooser import AccountChooser
 from azt.pool.dispatch import Dispatcher
 from azt.pool.server import PoolApp, new_secret
+from azt.pool.slots import Slots
 from azt.pool.tokens import TokenManager
 from azt.pool.upstream import make_client
 from azt.store.accounts import AccountStore
@@ -30,9 +30,9 @@ class PoolRuntime:
         self.worker = StoreWorker()
         self.client = make_client(settings)
         self.tokens = TokenManager(self.accounts, self.worker, self.client, settings)
-        self.chooser = AccountChooser(self.accounts, self.worker)
+        self.slots = Slots(settings.account_max_concurrency, settings.pool_queue_max)
         self.dispatcher = Dispatcher(
-            settings, self.client, self.chooser, self.tokens, self.accounts, self.worker
+            settings, self.client, self.tokens, self.accounts, self.worker, self.slots
         )
         self.catalog = CatalogHolder(lambda: self.worker.run(self.catalog_store.load))
         self.secret = new_secret()

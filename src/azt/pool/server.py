@@ -128,6 +128,7 @@ class PoolApp:
             error = ApiError(502, f"The Codex backend reply broke off: {e}", code="upstream_error")
             return error_response(error)
         finally:
+            opened.release()
             await opened.response.aclose()
         headers = response_headers(opened.response.headers)
         headers.update(_routing_headers(opened))
@@ -172,4 +173,7 @@ class PoolApp:
             yield tracker.failure_event("internal_error", "azt failed while relaying the stream.")
         finally:
             self._open.discard(opened)
+            if tracker.response_id:
+                self._dispatcher.remember_response(tracker.response_id, opened.account.key)
+            opened.release()
             await opened.response.aclose()

@@ -11,7 +11,8 @@ from azt.pool.accounts import Account, AccountStatus
 
 _COLUMNS = (
     "key, email, plan, chatgpt_account_id, chatgpt_user_id, id_token, access_token, "
-    "refresh_token, access_expires_at, last_refresh, status, status_reason, is_default, created_at"
+    "refresh_token, access_expires_at, last_refresh, status, status_reason, is_default, "
+    "created_at, paused, cooldown_until, cooldown_reason, quota, quota_captured_at"
 )
 
 
@@ -31,6 +32,11 @@ def _account(row: sqlite3.Row) -> Account:
         status_reason=row["status_reason"],
         is_default=bool(row["is_default"]),
         created_at=row["created_at"],
+        paused=bool(row["paused"]),
+        cooldown_until=row["cooldown_until"],
+        cooldown_reason=row["cooldown_reason"],
+        quota=json.loads(row["quota"]) if row["quota"] else None,
+        quota_captured_at=row["quota_captured_at"],
     )
 
 
@@ -166,6 +172,22 @@ class AccountStore:
             conn.execute(
                 "UPDATE accounts SET status = ?, status_reason = ?, updated_at = ? WHERE key = ?",
                 (status.value, reason, int(time.time()), key),
+            )
+
+    def set_paused(self, key: str, paused: bool) -> None:
+        with self._transaction() as conn:
+            if not conn.execute(
+                "UPDATE accounts SET paused = ?, updated_at = ? WHERE key = ?",
+                (int(paused), int(time.time()), key),
+            ).rowcount:
+                raise KeyError(key)
+
+    def set_cooldown(self, key: str, until: float | None, reason: str | None) -> None:
+        """No new work for the account before `until` (None lifts the cooldown)."""
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE accounts SET cooldown_until = ?, cooldown_reason = ? WHERE key = ?",
+                (until, reason if until is not None else None, key),
             )
 
     def save_quota(self, key: str, quota: dict[str, Any], captured_at: int) -> None:

@@ -34,6 +34,11 @@ MIGRATIONS: list[str] = [
         fetched_at INTEGER NOT NULL
     );
     """,
+    """
+    ALTER TABLE accounts ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN cooldown_until REAL;
+    ALTER TABLE accounts ADD COLUMN cooldown_reason TEXT;
+    """,
 ]
 
 
