@@ -81,6 +81,11 @@ class Gateway:
         self._master: Master | None = None
         self.listeners: Listeners | None = None
 
+    @property
+    def pool_url(self) -> str:
+        """The local account pool's address (it answers only requests with the secret)."""
+        return self._pool_server.url
+
     async def start(self) -> Listeners:
         await self._pool_server.start()
         master = Master(mitmproxy_options(self.settings, self._pool_server.url, self._confdir))

@@ -21,6 +21,16 @@ class Route:
     large_body: bool = False  # gets the compact body limit
 
 
+# Where Codex asks for rate-limit status: `{chatgpt_base_url}/wham/usage`, or `/api/codex/usage`
+# when that base lacks `/backend-api`; the `/codex/v1` spellings are for clients that look for it
+# under the Codex base URL. The pool answers for the whole pool, never asking one account.
+USAGE_PATHS = (
+    "/backend-api/wham/usage",
+    "/api/codex/usage",
+    "/codex/v1/wham/usage",
+    "/codex/v1/usage",
+)
+
 ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/codex/v1/responses"): Route(
         "codex.responses", Dialect.OPENAI, json_body=True, pool_path="/responses"
@@ -33,6 +43,10 @@ ROUTES: dict[tuple[str, str], Route] = {
         large_body=True,
     ),
     ("GET", "/codex/v1/models"): Route("codex.models", Dialect.OPENAI, pool_path="/models"),
+    **{
+        ("GET", path): Route("usage.pooled", Dialect.OPENAI, pool_path="/usage")
+        for path in USAGE_PATHS
+    },
     ("GET", "/v1/models"): Route("models.list", Dialect.OPENAI),
     ("POST", "/v1/chat/completions"): Route(
         "chat.completions", Dialect.OPENAI, json_body=True, pool_path="/responses"

@@ -68,3 +68,18 @@ async def test_models_route_keeps_its_query(settings, catalog, make_flow) -> Non
     flow = make_flow(method="GET", path="/codex/v1/models?client_version=0.169.0", body=b"")
     await run(settings, catalog, flow)
     assert flow.request.path == "/models?client_version=0.169.0"
+
+
+async def test_conversation_hints_for_the_pool(settings, catalog, make_flow) -> None:
+    flow = make_flow(
+        body=b'{"model":"gpt-5.4","input":"hi","prompt_cache_key":"pck",'
+        b'"previous_response_id":"resp_9"}',
+        headers={"session-id": "s1", "x-azt-owner": "forged"},
+    )
+    await run(settings, catalog, flow)
+    assert flow.request.headers["x-azt-affinity"] == "pck"
+    assert flow.request.headers["x-azt-owner"] == "resp_9"
+    flow = make_flow(headers={"session-id": "s1", "x-azt-affinity": "forged"})
+    await run(settings, catalog, flow)
+    assert flow.request.headers["x-azt-affinity"] == "s1"
+    assert "x-azt-owner" not in flow.request.headers

@@ -7,6 +7,7 @@ from azt.addons.ledger import Ledger
 from azt.addons.models import ModelList
 from azt.addons.openai_api import CounterHolder, OpenAIApi
 from azt.addons.scope import Scope
+from azt.addons.usage import UsageRoute
 from azt.catalog import CatalogHolder
 from azt.config import Settings
 
@@ -20,6 +21,7 @@ def addon_chain(
         Ingress(settings),
         ModelList(catalog),
         OpenAIApi(catalog, CounterHolder(settings), pool_port, pool_secret),
+        UsageRoute(pool_port, pool_secret),
         CodexRoute(catalog, pool_port, pool_secret),
         Ledger(),
         Barrier(),

@@ -9,7 +9,7 @@ import json
 from mitmproxy import http
 
 from azt.addons.flowstate import BODY, fail_closed, is_ours, respond_error, route_of
-from azt.addons.handoff import hand_to_pool
+from azt.addons.handoff import affinity_key, hand_to_pool
 from azt.catalog import CatalogHolder
 from azt.errors import ApiError
 
@@ -36,7 +36,15 @@ class CodexRoute:
             if not isinstance(body.get("instructions"), str):
                 body["instructions"] = ""
                 flow.request.content = json.dumps(body, ensure_ascii=False).encode()
-        hand_to_pool(flow, route.pool_path or "/", self._pool_port, self._secret)
+        owner = (body or {}).get("previous_response_id")
+        hand_to_pool(
+            flow,
+            route.pool_path or "/",
+            self._pool_port,
+            self._secret,
+            affinity=affinity_key(body, flow.request.headers),
+            owner=owner if isinstance(owner, str) else None,
+        )
 
     async def _check_model(self, body: dict[str, object]) -> ApiError | None:
         model = body.get("model")

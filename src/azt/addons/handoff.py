@@ -7,6 +7,7 @@ chosen account's. The pool's reply is streamed through as is, so it must arrive 
 from mitmproxy import http
 
 from azt.addons.flowstate import ROUTED
+from azt.pool.dispatch import AFFINITY_HEADER, OWNER_HEADER
 from azt.pool.server import SECRET_HEADER
 
 # Request headers that must not reach the pool (credentials, encodings already undone).
@@ -27,10 +28,38 @@ def _query(path: str) -> str:
     return sep + query
 
 
-def hand_to_pool(flow: http.HTTPFlow, pool_path: str, pool_port: int, secret: str) -> None:
+# Conversation ids clients send as headers; the first found keeps a conversation on one account.
+_SESSION_HEADERS = ("session-id", "session_id", "conversation_id", "thread-id", "thread_id")
+
+
+def affinity_key(body: dict[str, object] | None, headers: http.Headers) -> str | None:
+    """What ties requests of one conversation together: the prompt cache key or session id.
+
+    Keeping them on one account keeps the upstream prompt cache warm.
+    """
+    key = (body or {}).get("prompt_cache_key")
+    if isinstance(key, str) and key:
+        return key
+    return next((headers[name] for name in _SESSION_HEADERS if headers.get(name)), None)
+
+
+def hand_to_pool(
+    flow: http.HTTPFlow,
+    pool_path: str,
+    pool_port: int,
+    secret: str,
+    *,
+    affinity: str | None = None,
+    owner: str | None = None,
+) -> None:
+    """Send the flow to the pool; `affinity` and `owner` steer which account serves it."""
     request = flow.request
-    for name in _DROPPED_HEADERS:
+    for name in (*_DROPPED_HEADERS, AFFINITY_HEADER, OWNER_HEADER):
         request.headers.pop(name, None)
+    if affinity:
+        request.headers[AFFINITY_HEADER] = affinity
+    if owner:
+        request.headers[OWNER_HEADER] = owner
     if request.raw_content:
         request.headers["content-length"] = str(len(request.raw_content))
     request.scheme = "http"

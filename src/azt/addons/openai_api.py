@@ -25,7 +25,7 @@ from azt.addons.flowstate import (
     respond_error,
     route_of,
 )
-from azt.addons.handoff import hand_to_pool
+from azt.addons.handoff import affinity_key, hand_to_pool
 from azt.catalog import CatalogHolder
 from azt.config import Settings, data_dir
 from azt.dialects.chat import plan_chat_request
@@ -138,7 +138,13 @@ class OpenAIApi:
         flow.request.content = json.dumps(upstream, ensure_ascii=False).encode()
         flow.request.headers["content-type"] = "application/json"
         flow.request.headers["accept"] = "text/event-stream"
-        hand_to_pool(flow, route.pool_path or "/responses", self._pool_port, self._secret)
+        hand_to_pool(
+            flow,
+            route.pool_path or "/responses",
+            self._pool_port,
+            self._secret,
+            affinity=affinity_key(upstream, flow.request.headers),
+        )
 
     async def _plan(self, route: str, body: dict[str, Any]) -> tuple[Translation, dict[str, Any]]:
         requested = body.get("model")

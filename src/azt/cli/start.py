@@ -3,9 +3,11 @@
 import asyncio
 import ipaddress
 import logging
+import os
 import shutil
 import signal
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from azt.config import Settings, data_dir, database_path, load_settings
 from azt.gateway import Gateway, GatewayStartError, Listeners
 from azt.loopback import LoopbackServer
 from azt.pool.runtime import PoolRuntime
+from azt.runtime_file import RuntimeInfo, runtime_file
 from azt.store.accounts import AccountStore
 from azt.store.db import open_database
 
@@ -115,6 +118,18 @@ def banner(listeners: Listeners, runtime: PoolRuntime, site: Site) -> str:
     return "\n".join(lines)
 
 
+def runtime_info(gateway: Gateway, listeners: Listeners, runtime: PoolRuntime) -> RuntimeInfo:
+    """What `azt accounts list` needs to ask this gateway about requests in flight."""
+    return RuntimeInfo(
+        pid=os.getpid(),
+        pool_url=gateway.pool_url,
+        pool_secret=runtime.secret,
+        base_url=listeners.base_url,
+        proxy_url=listeners.proxy_url,
+        started_at=int(time.time()),
+    )
+
+
 async def serve(site: Site) -> None:
     runtime = PoolRuntime(site.settings, site.database)
     gateway = Gateway(runtime, confdir=str(site.home / "certs"))
@@ -127,9 +142,10 @@ async def serve(site: Site) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, gateway.shutdown)
     try:
-        click.echo(banner(listeners, runtime, site))
-        await gateway.wait()
-        click.echo("Stopping…")
+        with runtime_file(site.home, runtime_info(gateway, listeners, runtime)):
+            click.echo(banner(listeners, runtime, site))
+            await gateway.wait()
+            click.echo("Stopping…")
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

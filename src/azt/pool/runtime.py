@@ -4,6 +4,7 @@ from pathlib import Path
 
 from azt.catalog import CatalogHolder
 from azt.config import Settings
+from azt.pool.accounts import Account
 from azt.pool.dispatch import Dispatcher
 from azt.pool.server import PoolApp, new_secret
 from azt.pool.slots import Slots
@@ -36,7 +37,16 @@ class PoolRuntime:
         )
         self.catalog = CatalogHolder(lambda: self.worker.run(self.catalog_store.load))
         self.secret = new_secret()
-        self.app = PoolApp(self.dispatcher, self.secret, settings.codex_client_version)
+        self.app = PoolApp(
+            self.dispatcher,
+            self.secret,
+            settings.codex_client_version,
+            accounts=self.list_accounts,
+        )
+
+    async def list_accounts(self) -> list[Account]:
+        """Every pooled account, read on the store worker so the event loop never waits."""
+        return await self.worker.run(self.accounts.list)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -96,9 +96,13 @@ def cooldown_after(
     """How long a failed attempt benches the account, and why; None for no cooldown.
 
     A usage limit lasts until the backend's reset; a plain rate limit as long as Retry-After
-    says (a minute when it says nothing). A 403 challenge page or a 5xx says nothing about the
-    account, so it stays available for other work.
+    says (a minute when it says nothing). A 401 reaches here only after a fresh token was
+    refused too, so the account rests for ten minutes instead of burning a refresh per
+    request. A 403 challenge page or a 5xx says nothing about the account, so it stays
+    available for other work.
     """
+    if status == 401:
+        return now + 10 * 60, "unauthorized"
     if status != 429:
         return None
     if error and error.get("type") == "usage_limit_reached":

@@ -9,7 +9,8 @@ live; mitmproxy streams the reply through unchanged.
 import hmac
 import logging
 import secrets
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import httpx
 from starlette.applications import Starlette
@@ -19,8 +20,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from azt.errors import ApiError
+from azt.pool.accounts import Account
 from azt.pool.dispatch import Dispatcher, Opened, UpstreamCall
 from azt.pool.upstream import response_headers
+from azt.pool.usage import pooled_usage
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,14 @@ ACCOUNT_HEADER = "x-azt-account"
 ATTEMPTS_HEADER = "x-azt-attempts"
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+# Reads the pooled accounts off the event loop (PoolRuntime passes its store worker's list).
+AccountSource = Callable[[], Awaitable[Sequence[Account]]]
+
+
+async def _no_accounts() -> Sequence[Account]:
+    return []
 
 
 def new_secret() -> str:
@@ -64,8 +75,16 @@ def _routing_headers(opened: Opened) -> dict[str, str]:
 
 
 class PoolApp:
-    def __init__(self, dispatcher: Dispatcher, secret: str, client_version: str) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        secret: str,
+        client_version: str,
+        *,
+        accounts: AccountSource = _no_accounts,
+    ) -> None:
         self._dispatcher = dispatcher
+        self._accounts = accounts
         self._secret = secret
         self._client_version = client_version
         self._open: set[Opened] = set()
@@ -86,6 +105,8 @@ class PoolApp:
                 Route("/responses", self.responses, methods=["POST"]),
                 Route("/responses/compact", self.compact, methods=["POST"]),
                 Route("/models", self.models, methods=["GET"]),
+                Route("/usage", self.usage, methods=["GET"]),
+                Route("/admin/accounts", self.admin_accounts, methods=["GET"]),
             ]
         )
         return _RequireSecret(app, self._secret)
@@ -116,6 +137,16 @@ class PoolApp:
         params.setdefault("client_version", self._client_version)
         call = UpstreamCall("GET", "/models", request.headers, params=params)
         return await self._unary(call)
+
+    async def usage(self, request: Request) -> Response:
+        """The Codex usage endpoint, answered for the whole pool without asking upstream."""
+        return JSONResponse(pooled_usage(await self._accounts(), time.time()))
+
+    async def admin_accounts(self, request: Request) -> Response:
+        """Requests in flight per account and waiting for one (read by `azt accounts list`)."""
+        slots = self._dispatcher.slots
+        busy = [{"key": key, "in_flight": n} for key, n in sorted(slots.snapshot().items())]
+        return JSONResponse({"accounts": busy, "waiting": slots.waiting})
 
     async def _unary(self, call: UpstreamCall) -> Response:
         try:
