@@ -19,6 +19,10 @@ from azt.routes import MethodNotAllowed, RouteNotFound, normalise_path, resolve
         ("POST", "/api/openai/v1/responses", "responses.create"),
         ("GET", "/api/openai/v1/models", "models.list"),
         ("GET", "/api/openai/models", "models.list"),
+        ("GET", "/backend-api/wham/usage", "usage.pooled"),
+        ("GET", "/api/codex/usage", "usage.pooled"),
+        ("GET", "/codex/v1/wham/usage", "usage.pooled"),
+        ("GET", "/codex/v1/usage/", "usage.pooled"),
     ],
 )
 def test_known_routes(method: str, path: str, name: str) -> None:

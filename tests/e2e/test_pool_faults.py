@@ -141,3 +141,16 @@ async def test_attempts_share_one_deadline(rig: Rig) -> None:
     response = await rig.client.post("/codex/v1/responses", json=BODY)
     assert time.monotonic() - started < 3
     assert response.status_code in (502, 504)
+
+
+async def test_a_stream_cut_after_content_is_recorded(rig: Rig, caplog) -> None:
+    account = rig.add_account()
+    rig.sim.set_fault(account.chatgpt_account_id, Fault("drop_mid_stream", after_events=5))
+    with caplog.at_level("WARNING", logger="azt.pool.server"):
+        response = await rig.client.post("/codex/v1/responses", json=BODY)
+    assert events_of(response.content)[-1]["type"] == "response.failed"
+    assert any(
+        "ended early: upstream_stream_truncated" in r.getMessage()
+        and account.label in r.getMessage()
+        for r in caplog.records
+    )

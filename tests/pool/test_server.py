@@ -11,6 +11,7 @@ from azt.loopback import LoopbackServer
 from azt.pool.accounts import Account
 from azt.pool.dispatch import Opened, UpstreamCall
 from azt.pool.server import ACCOUNT_HEADER, ATTEMPTS_HEADER, SECRET_HEADER, PoolApp
+from azt.pool.slots import Slots
 from azt.pool.stream import StreamTracker
 from support.sse import events_of
 
@@ -163,3 +164,42 @@ async def test_drain_ends_open_streams_with_a_shutdown_event() -> None:
                     release.set()
     events = events_of(received)
     assert events[-1]["response"]["error"]["code"] == "gateway_shutting_down"
+
+
+class SlotsDispatcher(FakeDispatcher):
+    """A fake dispatcher with real concurrency slots, for the admin endpoint."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slots = Slots(per_account=4, queue_limit=8)
+
+
+async def test_admin_accounts_reports_requests_in_flight() -> None:
+    """`/admin/accounts` lists busy accounts and the wait queue; it needs the secret too."""
+    dispatcher = SlotsDispatcher()
+    dispatcher.slots.try_take([ACCOUNT])
+    dispatcher.slots.try_take([ACCOUNT])
+    _, client = client_for(dispatcher)
+    async with client:
+        listed = await client.get("/admin/accounts")
+        refused = await client.get("/admin/accounts", headers={SECRET_HEADER: "wrong"})
+    assert listed.json() == {"accounts": [{"key": ACCOUNT.key, "in_flight": 2}], "waiting": 0}
+    assert refused.status_code == 403
+
+
+async def test_usage_is_answered_from_the_pooled_accounts() -> None:
+    """`/usage` reads the accounts from its source and answers without the dispatcher."""
+    dispatcher = FakeDispatcher(error=ApiError(500, "unreachable"))
+
+    async def accounts() -> list[Account]:
+        return [ACCOUNT]
+
+    pool = PoolApp(dispatcher, SECRET, "0.169.0", accounts=accounts)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=pool.asgi())
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://pool", headers={SECRET_HEADER: SECRET}
+    ) as client:
+        response = await client.get("/usage")
+    assert response.json()["rate_limit"]["allowed"] is True
+    assert response.json()["plan_type"] == "plus"
+    assert dispatcher.calls == []

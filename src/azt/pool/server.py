@@ -168,6 +168,12 @@ class PoolApp:
     async def _relay(self, opened: Opened) -> AsyncIterator[bytes]:
         """Stream the reply on; if upstream breaks off, end with a `response.failed` event."""
         tracker = opened.tracker
+
+        def ended_early(code: str, message: str) -> bytes:
+            # Content already reached the client, so no failover: record it and say so.
+            logger.warning("stream served by %s ended early: %s", opened.account.label, code)
+            return tracker.failure_event(code, message)
+
         try:
             self._open.add(opened)
             if opened.prelude:
@@ -180,22 +186,21 @@ class PoolApp:
             if tail:
                 yield tail
             if tracker.terminal is None:
-                yield tracker.failure_event(
+                yield ended_early(
                     "upstream_stream_truncated",
                     "The Codex backend ended the stream before the response finished.",
                 )
         except httpx.TimeoutException:
-            yield tracker.failure_event(
+            yield ended_early(
                 "upstream_idle_timeout", "The Codex backend stopped sending data; gave up waiting."
             )
-        except (httpx.HTTPError, httpx.StreamError) as e:
+        except (httpx.HTTPError, httpx.StreamError):
             if self._draining:
-                yield tracker.failure_event(
+                yield ended_early(
                     "gateway_shutting_down", "azt is shutting down; send the request again."
                 )
             else:
-                logger.info("upstream stream broke off: %s", type(e).__name__)
-                yield tracker.failure_event(
+                yield ended_early(
                     "upstream_stream_truncated",
                     "The connection to the Codex backend broke before the response finished.",
                 )
