@@ -1,9 +1,8 @@
 import json
-from dataclasses import replace
 
 import pytest
 
-from azt.pool.accounts import Account, AccountStatus
+from azt.pool.accounts import AccountStatus
 from azt.pool.failover import (
     Failure,
     Verdict,
@@ -14,6 +13,7 @@ from azt.pool.failover import (
     no_capacity,
     upstream_message,
 )
+from support.accounts import make_account
 
 
 @pytest.mark.parametrize(
@@ -114,38 +114,22 @@ def test_overloaded_503_keeps_its_code() -> None:
     assert (error.status, error.code) == (503, "server_is_overloaded")
 
 
-def _account(key: str, **changes) -> Account:
-    base = Account(
-        key=key,
-        email=f"{key}@example.com",
-        plan="plus",
-        chatgpt_account_id=key,
-        chatgpt_user_id=None,
-        id_token="i",
-        access_token="a",
-        refresh_token="r",
-        access_expires_at=None,
-        last_refresh=None,
-    )
-    return replace(base, **changes)
-
-
 def test_no_capacity_reasons() -> None:
     now = 1_000.0
     assert no_capacity([], [], now).code == "no_account"
-    cooling = _account("a", cooldown_until=now + 90, cooldown_reason="usage_limit")
-    limited = no_capacity([cooling, _account("b", paused=True)], [], now)
+    cooling = make_account("a", cooldown_until=now + 90, cooldown_reason="usage_limit")
+    limited = no_capacity([cooling, make_account("b", paused=True)], [], now)
     assert (limited.status, limited.code) == (429, "usage_limit_reached")
     assert limited.body()["error"]["resets_at"] == now + 90
     rate = no_capacity(
-        [_account("a", cooldown_until=now + 20, cooldown_reason="rate_limited")], [], now
+        [make_account("a", cooldown_until=now + 20, cooldown_reason="rate_limited")], [], now
     )
     assert (rate.status, rate.headers["retry-after"]) == (429, "20")
-    paused = no_capacity([_account("a", paused=True)], [], now)
+    paused = no_capacity([make_account("a", paused=True)], [], now)
     assert (paused.status, paused.code) == (503, "accounts_paused")
-    relogin = no_capacity([_account("a", status=AccountStatus.RELOGIN_REQUIRED)], [], now)
+    relogin = no_capacity([make_account("a", status=AccountStatus.RELOGIN_REQUIRED)], [], now)
     assert relogin.code == "account_relogin_required"
-    free = no_capacity([_account("a", plan="free")], [], now, needs_paid=True)
+    free = no_capacity([make_account("a", plan="free")], [], now, needs_paid=True)
     assert (free.status, free.code) == (403, "paid_plan_required")
-    upstream = no_capacity([_account("a")], [Failure("a", 500, "HTTP 500", b"{}")], now)
+    upstream = no_capacity([make_account("a")], [Failure("a", 500, "HTTP 500", b"{}")], now)
     assert upstream.code == "upstream_error"

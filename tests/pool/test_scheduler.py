@@ -1,5 +1,3 @@
-from dataclasses import replace
-
 import pytest
 
 from azt.pool.accounts import Account, AccountStatus
@@ -11,6 +9,7 @@ from azt.pool.scheduler import (
     unavailable_reason,
     window_used,
 )
+from support.accounts import make_account
 
 NOW = 1_000_000.0
 
@@ -25,21 +24,7 @@ def account(key: str, *, used: float | None = None, weekly: float | None = None,
             "window_minutes": 10080,
             "reset_at": NOW + 9e5,
         }
-    base = Account(
-        key=key,
-        email=f"{key}@example.com",
-        plan="plus",
-        chatgpt_account_id=key,
-        chatgpt_user_id=None,
-        id_token="i",
-        access_token="a",
-        refresh_token="r",
-        access_expires_at=None,
-        last_refresh=None,
-        created_at=int(key[-1]),
-        quota=quota or None,
-    )
-    return replace(base, **kw)
+    return make_account(key, created_at=int(key[-1]), quota=quota or None, **kw)
 
 
 def keys(accounts: list[Account]) -> list[str]:

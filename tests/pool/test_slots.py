@@ -4,26 +4,10 @@ import time
 import pytest
 
 from azt.errors import ApiError
-from azt.pool.accounts import Account
 from azt.pool.slots import Slots
+from support.accounts import make_account
 
-
-def account(key: str) -> Account:
-    return Account(
-        key=key,
-        email=None,
-        plan=None,
-        chatgpt_account_id=key,
-        chatgpt_user_id=None,
-        id_token="i",
-        access_token="a",
-        refresh_token="r",
-        access_expires_at=None,
-        last_refresh=None,
-    )
-
-
-A, B = account("a"), account("b")
+A, B = make_account("a"), make_account("b")
 
 
 async def test_takes_the_first_candidate_with_room() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from azt.errors import ApiError
 from azt.pool.accounts import Account, AccountStatus
-from azt.pool.scheduler import unavailable_reason
+from azt.pool.scheduler import reset_time, unavailable_reason
 
 # Event types that carry no content yet: a reply can still be abandoned while only these
 # have arrived.
@@ -167,7 +167,7 @@ def exhausted(failures: list[Failure], now: float | None = None) -> ApiError:
 
 
 def _pool_exhausted(limits: list[dict[str, Any]], now: float) -> ApiError:
-    resets = [r for r in (_reset_at(limit, now) for limit in limits) if r is not None]
+    resets = [int(r) for r in (reset_time(limit, now) for limit in limits) if r is not None]
     earliest = min(resets) if resets else None
     extra: dict[str, Any] = {}
     headers: dict[str, str] = {}
@@ -186,16 +186,6 @@ def _pool_exhausted(limits: list[dict[str, Any]], now: float) -> ApiError:
         headers=headers,
         extra=extra,
     )
-
-
-def _reset_at(limit: dict[str, Any], now: float) -> int | None:
-    at = limit.get("resets_at")
-    if isinstance(at, int | float):
-        return int(at)
-    after = limit.get("resets_in_seconds")
-    if isinstance(after, int | float):
-        return int(now + after)
-    return None
 
 
 def no_capacity(
