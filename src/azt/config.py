@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 MiB = 1024 * 1024
 
@@ -68,6 +68,22 @@ class Settings(BaseModel):
     pool_deadline_seconds: float = Field(
         120.0, gt=0, description="Time one request may spend waiting and failing over in all."
     )
+    intercept_hosts: list[str] = Field(
+        ["api.openai.com", "chatgpt.com"],
+        description="Hosts whose TLS the proxy listener intercepts; every other host passes "
+        "through untouched.",
+    )
+    intercept_passthrough: list[str] = Field(
+        [
+            "chatgpt.com/backend-api/wham/accounts/check",
+            "chatgpt.com/backend-api/wham/settings/",
+            "chatgpt.com/backend-api/ps/",
+            "chatgpt.com/backend-api/plugins/",
+            "chatgpt.com/backend-api/codex/analytics-events/",
+        ],
+        description="`host/path-prefix` entries on intercepted hosts that go on to the real host "
+        "with the client's own credentials instead of a 404 (ChatGPT calls the Codex CLI needs).",
+    )
     tokenizer_file: str | None = Field(
         None,
         description="An o200k_base vocabulary (`.tiktoken` file) for counting tokens offline.",
@@ -75,6 +91,14 @@ class Settings(BaseModel):
     refresh_skew_seconds: int = Field(
         300, ge=0, description="Refresh an access token this long before it expires."
     )
+
+    @field_validator("intercept_hosts", "intercept_passthrough", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        # Environment variables hold lists as "a,b,c".
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @property
     def body_limit(self) -> int:

@@ -7,6 +7,7 @@ listener. The master gets only the mitmproxy addons azt needs, then the azt chai
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from mitmproxy import options
 from mitmproxy.addons import (
@@ -23,6 +24,7 @@ from mitmproxy.master import Master
 from mitmproxy.proxy.mode_servers import ServerInstance
 
 from azt.addons import addon_chain
+from azt.certs import ensure_ca
 from azt.config import MiB, Settings
 from azt.loopback import LoopbackServer
 from azt.pool.runtime import PoolRuntime
@@ -87,6 +89,7 @@ class Gateway:
         return self._pool_server.url
 
     async def start(self) -> Listeners:
+        ensure_ca(Path(self._confdir))
         await self._pool_server.start()
         master = Master(mitmproxy_options(self.settings, self._pool_server.url, self._confdir))
         master.addons.add(

@@ -56,8 +56,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
 }
 
-# Other spellings of the OpenAI API root that clients use (Auxot-style `/api/openai`).
-PATH_ALIASES = (("/api/openai/v1/", "/v1/"), ("/api/openai/", "/v1/"))
+# Other spellings of the API roots: Auxot-style `/api/openai`, and the Codex backend's own
+# paths (`chatgpt.com/backend-api/codex/...`, as intercepted on the proxy listener).
+PATH_ALIASES = (
+    ("/api/openai/v1/", "/v1/"),
+    ("/api/openai/", "/v1/"),
+    ("/backend-api/codex/", "/codex/v1/"),
+)
 
 # The Codex CLI opens a WebSocket here first; a 426 makes it fall back to HTTP at once.
 WEBSOCKET_PATHS = frozenset({"/codex/v1/responses"})

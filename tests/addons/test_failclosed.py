@@ -5,6 +5,7 @@ from mitmproxy.test import taddons
 from azt.addons.barrier import Barrier
 from azt.addons.flowstate import PASSTHROUGH, ROUTED, fail_closed
 from azt.addons.scope import Scope
+from azt.config import Settings
 
 
 class Exploding:
@@ -48,7 +49,7 @@ def test_barrier_refuses_what_nobody_routed(make_flow) -> None:
 def test_proxy_listener_flows_pass_through(make_flow) -> None:
     from mitmproxy.proxy.mode_specs import ProxyMode
 
-    scope = Scope()
+    scope = Scope(Settings())
     with taddons.context(scope):
         flow = make_flow()
         scope.requestheaders(flow)

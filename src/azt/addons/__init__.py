@@ -1,6 +1,7 @@
 """The azt addon chain. Its order is set here and nowhere else."""
 
 from azt.addons.barrier import Barrier
+from azt.addons.certadvice import CertAdvice
 from azt.addons.codex import CodexRoute
 from azt.addons.ingress import Ingress
 from azt.addons.ledger import Ledger
@@ -17,7 +18,8 @@ def addon_chain(
 ) -> list[object]:
     """scope -> ingress -> local answers -> translation -> pool routes -> ledger -> barrier."""
     return [
-        Scope(),
+        Scope(settings),
+        CertAdvice(),
         Ingress(settings),
         ModelList(catalog),
         OpenAIApi(catalog, CounterHolder(settings), pool_port, pool_secret),
