@@ -12,6 +12,8 @@ CODEX_VERSION := 0.169.0
 CODEX := .e2e/node_modules/.bin/codex
 OPENAI_NODE_VERSION := 6.30.1
 NODE_SDK := .e2e/node_modules/openai/package.json
+UNDICI_VERSION := 7.16.0
+UNDICI := .e2e/node_modules/undici/package.json
 JS_TIKTOKEN_VERSION := 1.0.21
 VOCAB := .e2e/o200k_base.tiktoken
 
@@ -39,7 +41,10 @@ $(CODEX):
 $(NODE_SDK):
 	npm install --prefix .e2e --no-audit --no-fund --loglevel=error openai@$(OPENAI_NODE_VERSION)
 
-e2e-deps: $(CODEX) $(NODE_SDK)
+$(UNDICI):
+	npm install --prefix .e2e --no-audit --no-fund --loglevel=error undici@$(UNDICI_VERSION)
+
+e2e-deps: $(CODEX) $(NODE_SDK) $(UNDICI)
 
 # The o200k_base vocabulary, for machines where tiktoken cannot download it (the test suite
 # counts tokens offline with it).

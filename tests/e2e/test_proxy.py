@@ -172,3 +172,22 @@ async def test_a_client_rejecting_the_certificate_is_told_how_to_fix_it(rig: Rig
         r.getMessage() for r in caplog.records if "rejected azt's certificate" in r.getMessage()
     ]
     assert advice and "api.openai.com" in advice[0] and "SSL_CERT_FILE" in advice[0]
+
+
+NODE_MODULES = Path(__file__).resolve().parents[2] / ".e2e" / "node_modules"
+
+
+@pytest.mark.skipif(
+    not (NODE_MODULES / "undici").exists(), reason="Node SDK not installed (make e2e-deps)"
+)
+async def test_node_sdk_with_its_default_base_url(rig: Rig, ca: Path) -> None:
+    rig.add_account()
+    script = Path(__file__).parent / "node" / "proxy_check.mjs"
+    code, out, err = await run(
+        "node",
+        str(script),
+        str(NODE_MODULES),
+        env={"HTTPS_PROXY": str(rig.listeners.proxy_url), "NODE_EXTRA_CA_CERTS": str(ca)},
+    )
+    assert code == 0, err
+    assert out.strip() == "PONG"
