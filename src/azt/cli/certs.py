@@ -90,7 +90,9 @@ def show(as_json: bool) -> None:
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File.")
 def export_command(fmt: ExportFormat, output: Path | None) -> None:
-    """Write the CA certificate (never its key) to a file, or PEM to stdout.
+    """Export the CA certificate (never its key).
+
+    PEM goes to stdout unless -o is given; DER and PKCS#12 need -o.
 
     \b
     Example: azt certs export --format der -o azt-ca.der
@@ -113,7 +115,9 @@ def export_command(fmt: ExportFormat, output: Path | None) -> None:
     help="Where to write it (default: azt-bundle.pem next to the CA).",
 )
 def bundle(output: Path | None) -> None:
-    """Write certifi's roots plus the azt CA, for clients whose CA setting replaces the roots.
+    """Write certifi's roots plus the azt CA to one file.
+
+    For clients whose CA setting replaces their roots (Python, curl).
 
     \b
     Example: SSL_CERT_FILE="$(azt certs bundle)" python app.py
@@ -135,7 +139,9 @@ def bundle(output: Path | None) -> None:
     help="The certificate to install (default: this user's azt CA).",
 )
 def trust(install: bool, os_name: str | None, cert: Path | None) -> None:
-    """Print how to trust the CA on this system; --install does it on Debian-like systems.
+    """Print how to trust the CA, or --install it.
+
+    --install adds it to the system store on Debian-like systems, as root.
 
     \b
     Example: sudo azt certs trust --install --cert "$(azt certs path)"

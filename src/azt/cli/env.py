@@ -50,20 +50,39 @@ def proxy_env(proxy_url: str, ca_cert: Path, bundle: Path) -> dict[str, str]:
     }
 
 
+# A wildcard bind address accepts loopback connections, but clients cannot all dial it.
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+
+def _proxy_url(host: str, port: int) -> str:
+    host = _WILDCARDS.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def settings_proxy_url(settings: Settings) -> str:
     """Where the proxy listener will be, as a client must write it."""
-    # A wildcard bind address accepts loopback connections; clients cannot dial the wildcard.
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(
-        settings.host, settings.host
-    )
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.proxy_port}"
+    return _proxy_url(settings.host, settings.proxy_port)
+
+
+def proxy_address(proxy_url: str) -> tuple[str, int]:
+    parts = urlsplit(proxy_url)
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"not a proxy URL with a host and a port: {proxy_url!r}")
+    return parts.hostname, parts.port
+
+
+def dialable(proxy_url: str) -> str:
+    """The runtime file's proxy URL, with a wildcard bind address made a loopback one."""
+    try:
+        host, port = proxy_address(proxy_url)
+    except ValueError:
+        return proxy_url  # a damaged runtime file: `azt run` reports it, `azt env` shows it
+    return _proxy_url(host, port) if host in _WILDCARDS else proxy_url
 
 
 def resolve_proxy_url(runtime: RuntimeInfo | None) -> str:
     if runtime is not None and runtime.proxy_url:
-        return runtime.proxy_url
+        return dialable(runtime.proxy_url)
     if runtime is not None:
         click.secho(
             "azt: the running gateway has no HTTP proxy listener (started with --no-proxy); "
@@ -120,7 +139,9 @@ def render(env: dict[str, str], shell: str) -> str:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the variables as a JSON object.")
 def env(shell: str, as_json: bool) -> None:
-    """Print the environment that sends an app through the proxy and trusts the azt CA.
+    """Print the proxy and CA variables an app needs.
+
+    They send the app's traffic through the HTTP proxy and make it trust the azt CA.
 
     \b
     Examples:
@@ -135,13 +156,6 @@ def env(shell: str, as_json: bool) -> None:
         click.echo(render(variables, shell))
 
 
-def proxy_address(proxy_url: str) -> tuple[str, int]:
-    parts = urlsplit(proxy_url)
-    if parts.hostname is None or parts.port is None:
-        raise ValueError(f"not a proxy URL with a host and a port: {proxy_url!r}")
-    return parts.hostname, parts.port
-
-
 def check_gateway(runtime: RuntimeInfo | None) -> None:
     """Exit 4 unless a gateway is running with a proxy listener that accepts connections."""
     if runtime is None:
@@ -152,7 +166,7 @@ def check_gateway(runtime: RuntimeInfo | None) -> None:
             EXIT_UNAVAILABLE,
         )
     try:
-        with socket.create_connection(proxy_address(runtime.proxy_url), timeout=2):
+        with socket.create_connection(proxy_address(dialable(runtime.proxy_url)), timeout=2):
             pass
     except (OSError, ValueError) as e:
         # A crashed gateway leaves its runtime file behind; the port tells the truth.
@@ -160,6 +174,9 @@ def check_gateway(runtime: RuntimeInfo | None) -> None:
             f"the gateway's proxy at {runtime.proxy_url} does not answer ({e}): {START_HINT}",
             EXIT_UNAVAILABLE,
         )
+
+
+_Handler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
 
 
 @contextmanager
@@ -174,7 +191,7 @@ def forwarding_signals(process: subprocess.Popen[bytes]) -> Iterator[None]:
     def relay(signum: int, _frame: FrameType | None) -> None:
         process.send_signal(signum)
 
-    wanted = {signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: relay}
+    wanted: dict[signal.Signals, _Handler] = {signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: relay}
     if hasattr(signal, "SIGHUP"):
         wanted[signal.SIGHUP] = relay
     previous = {signum: signal.signal(signum, handler) for signum, handler in wanted.items()}
@@ -198,7 +215,9 @@ def run_program(argv: list[str], variables: dict[str, str]) -> int:
 @click.option("--no-check", is_flag=True, help="Run even if the gateway does not answer.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(no_check: bool, command: tuple[str, ...]) -> None:
-    """Run a program with the environment `azt env` prints, and exit with its exit code.
+    """Run a program through the proxy, trusting the azt CA.
+
+    The program gets the variables `azt env` prints; azt exits with its exit code.
 
     \b
     Example: azt run -- codex exec "Reply with PONG"

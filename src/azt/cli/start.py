@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from azt import __version__
+from azt.certs import ca_dir
 from azt.cli.common import EXIT_UNAVAILABLE, fail
 from azt.config import Settings, data_dir, database_path, load_settings
 from azt.gateway import Gateway, GatewayStartError, Listeners
@@ -132,7 +133,9 @@ def runtime_info(gateway: Gateway, listeners: Listeners, runtime: PoolRuntime) -
 
 async def serve(site: Site) -> None:
     runtime = PoolRuntime(site.settings, site.database)
-    gateway = Gateway(runtime, confdir=str(site.home / "certs"))
+    # The CA and the runtime file always live in the data directory, demo or not, so that
+    # `azt env` and `azt run` find the gateway and trust the certificate it signs with.
+    gateway = Gateway(runtime, confdir=str(ca_dir()))
     try:
         listeners = await gateway.start()
     except GatewayStartError as e:
@@ -142,7 +145,7 @@ async def serve(site: Site) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, gateway.shutdown)
     try:
-        with runtime_file(site.home, runtime_info(gateway, listeners, runtime)):
+        with runtime_file(data_dir(), runtime_info(gateway, listeners, runtime)):
             click.echo(banner(listeners, runtime, site))
             await gateway.wait()
             click.echo("Stopping…")
