@@ -39,6 +39,8 @@ def test_options_set_lazy_connections_and_both_listeners() -> None:
     ]
     no_proxy = mitmproxy_options(Settings(proxy=False), "http://127.0.0.1:9", "/tmp/unused")
     assert no_proxy.mode == ["reverse:http://127.0.0.1:9@127.0.0.1:8787"]
+    socks = mitmproxy_options(Settings(socks_port=1080), "http://127.0.0.1:9", "/tmp/unused")
+    assert socks.mode[-1] == "socks5@127.0.0.1:1080"
 
 
 async def test_stop_with_a_stream_open_is_prompt_and_frees_the_ports(tmp_path: Path) -> None:

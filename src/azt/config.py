@@ -28,6 +28,9 @@ class Settings(BaseModel):
     port: int = Field(8787, ge=0, le=65535, description="Reverse (base-URL) listener port.")
     proxy_port: int = Field(8788, ge=0, le=65535, description="HTTP proxy listener port.")
     proxy: bool = Field(True, description="Run the HTTP proxy listener.")
+    socks_port: int | None = Field(
+        None, ge=0, le=65535, description="Also run a SOCKS5 proxy listener on this port."
+    )
 
     codex_base_url: str = Field(
         "https://chatgpt.com/backend-api/codex",

@@ -40,11 +40,19 @@ class GatewayStartError(RuntimeError):
 class Listeners:
     reverse: tuple[str, int]
     proxy: tuple[str, int] | None
+    socks: tuple[str, int] | None = None
 
     @property
     def base_url(self) -> str:
         host, port = self.reverse
         return f"http://{_url_host(host)}:{port}"
+
+    @property
+    def socks_url(self) -> str | None:
+        if self.socks is None:
+            return None
+        host, port = self.socks
+        return f"socks5h://{_url_host(host)}:{port}"
 
     @property
     def proxy_url(self) -> str | None:
@@ -62,6 +70,8 @@ def mitmproxy_options(settings: Settings, pool_url: str, confdir: str) -> option
     modes = [f"reverse:{pool_url}@{settings.host}:{settings.port}"]
     if settings.proxy:
         modes.append(f"regular@{settings.host}:{settings.proxy_port}")
+    if settings.socks_port is not None:
+        modes.append(f"socks5@{settings.host}:{settings.socks_port}")
     opts = options.Options(mode=modes, confdir=confdir)
     opts.update_defer(
         # An intercepted host must never need DNS before an addon has routed the flow.
@@ -125,15 +135,10 @@ class Gateway:
 
     @staticmethod
     def _bound(servers: Iterable[ServerInstance]) -> Listeners:
-        reverse = proxy = None
-        for server in servers:
-            host, port = server.listen_addrs[0][:2]
-            if server.mode.type_name == "reverse":
-                reverse = (host, port)
-            else:
-                proxy = (host, port)
+        bound = {server.mode.type_name: tuple(server.listen_addrs[0][:2]) for server in servers}
+        reverse = bound.get("reverse")
         assert reverse is not None
-        return Listeners(reverse, proxy)
+        return Listeners(reverse, bound.get("regular"), bound.get("socks5"))  # type: ignore[arg-type]
 
     def shutdown(self) -> None:
         """Ask the gateway to stop; safe from a signal handler or another thread."""

@@ -191,3 +191,25 @@ async def test_node_sdk_with_its_default_base_url(rig: Rig, ca: Path) -> None:
     )
     assert code == 0, err
     assert out.strip() == "PONG"
+
+
+@pytest.mark.parametrize("gateway_settings", [{"socks_port": 0}])
+async def test_socks5_listener_intercepts_the_same_way(rig: Rig, ca: Path) -> None:
+    rig.add_account()
+    assert rig.listeners.socks_url is not None
+    code, out, err = await run(
+        "curl",
+        "-sS",
+        "--proxy",
+        rig.listeners.socks_url,
+        "--cacert",
+        str(ca),
+        "https://api.openai.com/v1/chat/completions",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        json.dumps(CHAT),
+        env={},
+    )
+    assert code == 0, err
+    assert json.loads(out)["choices"][0]["message"]["content"] == "PONG"

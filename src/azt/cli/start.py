@@ -99,6 +99,8 @@ def banner(listeners: Listeners, runtime: PoolRuntime, site: Site) -> str:
     ]
     if listeners.proxy_url:
         lines.append(f"  HTTP proxy       {listeners.proxy_url}")
+    if listeners.socks_url:
+        lines.append(f"  SOCKS5 proxy     {listeners.socks_url}")
     lines.append(
         f"  Accounts         {len(accounts)}" + (f" (default: {default})" if default else "")
     )
@@ -169,6 +171,7 @@ async def run(settings: Settings, demo: bool) -> None:
 @click.option("--port", type=int, help="Reverse (base-URL) listener port (default 8787).")
 @click.option("--proxy-port", type=int, help="HTTP proxy listener port (default 8788).")
 @click.option("--no-proxy", is_flag=True, help="Do not run the HTTP proxy listener.")
+@click.option("--socks-port", type=int, help="Also run a SOCKS5 proxy listener on this port.")
 @click.option("--demo", is_flag=True, help="Serve from the built-in simulator with a demo account.")
 @click.option("-v", "--verbose", is_flag=True, help="Log one safe line per request.")
 def start(
@@ -176,12 +179,19 @@ def start(
     port: int | None,
     proxy_port: int | None,
     no_proxy: bool,
+    socks_port: int | None,
     demo: bool,
     verbose: bool,
 ) -> None:
     """Run the gateway until Ctrl-C."""
     settings = load_settings(
-        {"host": host, "port": port, "proxy_port": proxy_port, "proxy": False if no_proxy else None}
+        {
+            "host": host,
+            "port": port,
+            "proxy_port": proxy_port,
+            "proxy": False if no_proxy else None,
+            "socks_port": socks_port,
+        }
     )
     configure_logging(verbose)
     if not is_loopback(settings.host):
