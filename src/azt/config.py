@@ -87,6 +87,12 @@ class Settings(BaseModel):
         description="`host/path-prefix` entries on intercepted hosts that go on to the real host "
         "with the client's own credentials instead of a 404 (ChatGPT calls the Codex CLI needs).",
     )
+    image_host_model: str = Field(
+        "gpt-5.4-mini", description="The model that calls the image tool for Images API requests."
+    )
+    image_cache_ttl_seconds: int = Field(
+        3600, ge=60, description='How long images served as `response_format: "url"` are kept.'
+    )
     tokenizer_file: str | None = Field(
         None,
         description="An o200k_base vocabulary (`.tiktoken` file) for counting tokens offline.",

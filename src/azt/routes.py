@@ -54,7 +54,16 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/responses"): Route(
         "responses.create", Dialect.OPENAI, json_body=True, pool_path="/responses"
     ),
+    # Image bodies may be JSON or multipart; the pool parses them (it also fans out `n`).
+    ("POST", "/v1/images/generations"): Route(
+        "images.generations", Dialect.OPENAI, pool_path="/images/generations"
+    ),
+    ("POST", "/v1/images/edits"): Route("images.edits", Dialect.OPENAI, pool_path="/images/edits"),
 }
+
+# Images kept for `response_format: "url"` replies: /_gateway/images/<id>.<ext>.
+IMAGE_CACHE_PREFIX = "/_gateway/images/"
+IMAGE_CACHE_ROUTE = Route("images.cached", Dialect.OPENAI, pool_path="/images/cache/")
 
 # Other spellings of the API roots: Auxot-style `/api/openai`, and the Codex backend's own
 # paths (`chatgpt.com/backend-api/codex/...`, as intercepted on the proxy listener).
@@ -94,6 +103,10 @@ def resolve(method: str, path: str) -> Route:
     route = ROUTES.get((method.upper(), bare))
     if route is not None:
         return route
+    if bare.startswith(IMAGE_CACHE_PREFIX) and len(bare) > len(IMAGE_CACHE_PREFIX):
+        if method.upper() != "GET":
+            raise MethodNotAllowed(["GET"])
+        return IMAGE_CACHE_ROUTE
     if bare in _KNOWN_PATHS:
         raise MethodNotAllowed(sorted(m for m, p in ROUTES if p == bare))
     raise RouteNotFound(bare)

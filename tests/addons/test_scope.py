@@ -3,8 +3,8 @@ from types import SimpleNamespace
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import taddons
 
-from azt.addons.flowstate import PASSTHROUGH
-from azt.addons.scope import INTERCEPTED, Scope, parse_passthrough
+from azt.addons.flowstate import INTERCEPTED, PASSTHROUGH
+from azt.addons.scope import Scope, parse_passthrough
 from azt.config import Settings
 
 REGULAR = ProxyMode.parse("regular")

@@ -61,3 +61,22 @@ async def test_cookies_never_travel_between_accounts() -> None:
         await client.get("https://example.com/b")
     assert seen == [None, None]
     assert len(client.cookies.jar) == 0
+
+
+def test_the_image_tool_is_stripped_for_free_accounts() -> None:
+    import json
+
+    from azt.pool.upstream import strip_image_tool
+
+    body = json.dumps(
+        {
+            "tools": [{"type": "function", "name": "f"}, {"type": "image_generation"}],
+            "tool_choice": {"type": "image_generation"},
+        }
+    ).encode()
+    stripped = json.loads(strip_image_tool(body))
+    assert stripped["tools"] == [{"type": "function", "name": "f"}]
+    assert stripped["tool_choice"] == "auto"
+    untouched = b'{"tools":[{"type":"function","name":"f"}]}'
+    assert strip_image_tool(untouched) is untouched
+    assert strip_image_tool(b"not json image_generation") == b"not json image_generation"

@@ -3,6 +3,7 @@
 from azt.addons.barrier import Barrier
 from azt.addons.certadvice import CertAdvice
 from azt.addons.codex import CodexRoute
+from azt.addons.images import ImagesRoute
 from azt.addons.ingress import Ingress
 from azt.addons.ledger import Ledger
 from azt.addons.models import ModelList
@@ -24,6 +25,7 @@ def addon_chain(
         ModelList(catalog),
         OpenAIApi(catalog, CounterHolder(settings), pool_port, pool_secret),
         UsageRoute(pool_port, pool_secret),
+        ImagesRoute(pool_port, pool_secret),
         CodexRoute(catalog, pool_port, pool_secret),
         Ledger(),
         Barrier(),

@@ -27,6 +27,7 @@ ANSWERED = "azt.answered"  # the ApiError (or "local") the gateway answered with
 ACCOUNT = "azt.account"  # the pool account that served it
 ATTEMPTS = "azt.attempts"  # how many accounts the pool tried
 TRANSLATION = "azt.translation"  # the dialect translator handling this flow's reply
+INTERCEPTED = "azt.intercepted"  # the OpenAI host a proxy-listener request was for
 
 
 def route_of(flow: http.HTTPFlow) -> Route | None:

@@ -6,8 +6,8 @@ chosen account's. The pool's reply is streamed through as is, so it must arrive 
 
 from mitmproxy import http
 
-from azt.addons.flowstate import ROUTED
-from azt.pool.dispatch import AFFINITY_HEADER, OWNER_HEADER
+from azt.addons.flowstate import INTERCEPTED, ROUTED
+from azt.pool.dispatch import AFFINITY_HEADER, NEEDS_HEADER, OWNER_HEADER
 from azt.pool.server import SECRET_HEADER
 
 # Request headers that must not reach the pool (credentials, encodings already undone).
@@ -28,6 +28,8 @@ def _query(path: str) -> str:
     return sep + query
 
 
+PUBLIC_BASE_HEADER = "x-azt-public-base"
+
 # Conversation ids clients send as headers; the first found keeps a conversation on one account.
 _SESSION_HEADERS = ("session-id", "session_id", "conversation_id", "thread-id", "thread_id")
 
@@ -43,6 +45,19 @@ def affinity_key(body: dict[str, object] | None, headers: http.Headers) -> str |
     return next((headers[name] for name in _SESSION_HEADERS if headers.get(name)), None)
 
 
+def public_base(flow: http.HTTPFlow) -> str:
+    """Where the client reached azt, for links it can follow back (image URLs).
+
+    The reverse listener has already pointed the Host header at the pool, so the address is
+    the listener's own; an intercepted request names the OpenAI host it was for.
+    """
+    if flow.metadata.get(INTERCEPTED):
+        return f"https://{flow.metadata[INTERCEPTED]}"
+    host, port = flow.client_conn.sockname[:2]
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}"
+
+
 def hand_to_pool(
     flow: http.HTTPFlow,
     pool_path: str,
@@ -51,11 +66,21 @@ def hand_to_pool(
     *,
     affinity: str | None = None,
     owner: str | None = None,
+    needs: str | None = None,
 ) -> None:
-    """Send the flow to the pool; `affinity` and `owner` steer which account serves it."""
+    """Send the flow to the pool; `affinity`, `owner` and `needs` steer which account serves."""
     request = flow.request
-    for name in (*_DROPPED_HEADERS, AFFINITY_HEADER, OWNER_HEADER):
+    for name in (
+        *_DROPPED_HEADERS,
+        AFFINITY_HEADER,
+        OWNER_HEADER,
+        NEEDS_HEADER,
+        PUBLIC_BASE_HEADER,
+    ):
         request.headers.pop(name, None)
+    request.headers[PUBLIC_BASE_HEADER] = public_base(flow)
+    if needs:
+        request.headers[NEEDS_HEADER] = needs
     if affinity:
         request.headers[AFFINITY_HEADER] = affinity
     if owner:

@@ -11,10 +11,8 @@ the reverse listener, so an unknown path gets azt's 404 and never reaches the re
 from mitmproxy import http, tls
 from mitmproxy.proxy.mode_specs import ReverseMode
 
-from azt.addons.flowstate import PASSTHROUGH
+from azt.addons.flowstate import INTERCEPTED, PASSTHROUGH
 from azt.config import Settings
-
-INTERCEPTED = "azt.intercepted"  # arrived through the proxy listener for an OpenAI host
 
 
 def parse_passthrough(entries: list[str]) -> list[tuple[str, str]]:

@@ -30,11 +30,17 @@ from azt.pool.failover import (
 )
 from azt.pool.failover import is_overload_event as _is_overload
 from azt.pool.quota import quota_from_headers
-from azt.pool.scheduler import Strategy, cooldown_after, rank, unavailable_reason
+from azt.pool.scheduler import (
+    PAID_PLANS_EXCLUDED,
+    Strategy,
+    cooldown_after,
+    rank,
+    unavailable_reason,
+)
 from azt.pool.slots import Slots
 from azt.pool.stream import StreamTracker
 from azt.pool.tokens import TokenError, TokenManager
-from azt.pool.upstream import join, request_headers
+from azt.pool.upstream import join, request_headers, strip_image_tool
 from azt.store.accounts import AccountStore
 from azt.store.worker import StoreWorker
 from azt.tasks import spawn
@@ -108,7 +114,12 @@ class Dispatcher:
         self._affinity = _Lru(10_000)  # affinity key -> account key
         self._owners = _Lru(10_000)  # response id or turn state -> account key
 
-    async def open(self, call: UpstreamCall) -> Opened:
+    async def open(self, call: UpstreamCall, *, spread: set[str] | None = None) -> Opened:
+        """An open reply from the best account; accounts in `spread` are tried last.
+
+        `spread` lets sibling requests (an image request with `n > 1`) land on different
+        accounts while any other is free.
+        """
         deadline = time.monotonic() + self._settings.pool_deadline_seconds
         accounts = await self._worker.run(self._store.list)
         failures: list[Failure] = []
@@ -117,10 +128,14 @@ class Dispatcher:
         for _ in range(self._settings.pool_max_attempts):
             now = time.time()
             candidates = self._candidates(accounts, call, tried, now, needs_paid)
+            if spread:
+                candidates.sort(key=lambda a: a.key in spread)
             if not candidates:
                 break
             account = await self.slots.take(candidates, deadline)
             tried.add(account.key)
+            if spread is not None:
+                spread.add(account.key)  # siblings starting now should look elsewhere
             try:
                 opened = await self._try_account(account, call, failures, deadline)
             except BaseException:
@@ -281,11 +296,14 @@ class Dispatcher:
             write=self._settings.upstream_idle_timeout,
             pool=min(self._settings.upstream_connect_timeout, remaining),
         )
+        body = call.body
+        if body and account.plan in PAID_PLANS_EXCLUDED:
+            body = strip_image_tool(body)
         request = self._client.build_request(
             call.method,
             join(self._settings.codex_base_url, call.path),
             headers=request_headers(call.headers, account),
-            content=call.body,
+            content=body,
             params=dict(call.params) or None,
             timeout=timeout,
         )

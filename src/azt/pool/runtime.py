@@ -6,6 +6,8 @@ from azt.catalog import CatalogHolder
 from azt.config import Settings
 from azt.pool.accounts import Account
 from azt.pool.dispatch import Dispatcher
+from azt.pool.imagecache import ImageCache
+from azt.pool.images import ImageService
 from azt.pool.server import PoolApp, new_secret
 from azt.pool.slots import Slots
 from azt.pool.tokens import TokenManager
@@ -37,11 +39,17 @@ class PoolRuntime:
         )
         self.catalog = CatalogHolder(lambda: self.worker.run(self.catalog_store.load))
         self.secret = new_secret()
+        self.images = ImageService(
+            self.dispatcher,
+            ImageCache(database.parent / "images", settings.image_cache_ttl_seconds),
+            settings.image_host_model,
+        )
         self.app = PoolApp(
             self.dispatcher,
             self.secret,
             settings.codex_client_version,
             accounts=self.list_accounts,
+            images=self.images,
         )
 
     async def list_accounts(self) -> list[Account]:

@@ -11,6 +11,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import httpx
 from starlette.applications import Starlette
@@ -24,6 +25,9 @@ from azt.pool.accounts import Account
 from azt.pool.dispatch import Dispatcher, Opened, UpstreamCall
 from azt.pool.upstream import response_headers
 from azt.pool.usage import pooled_usage
+
+if TYPE_CHECKING:
+    from azt.pool.images import ImageService
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +86,11 @@ class PoolApp:
         client_version: str,
         *,
         accounts: AccountSource = _no_accounts,
+        images: "ImageService | None" = None,
     ) -> None:
         self._dispatcher = dispatcher
         self._accounts = accounts
+        self._images = images
         self._secret = secret
         self._client_version = client_version
         self._open: set[Opened] = set()
@@ -107,9 +113,35 @@ class PoolApp:
                 Route("/models", self.models, methods=["GET"]),
                 Route("/usage", self.usage, methods=["GET"]),
                 Route("/admin/accounts", self.admin_accounts, methods=["GET"]),
+                Route("/images/generations", self.image_generations, methods=["POST"]),
+                Route("/images/edits", self.image_edits, methods=["POST"]),
+                Route("/images/cache/{name}", self.image_cached, methods=["GET"]),
             ]
         )
         return _RequireSecret(app, self._secret)
+
+    def _image_service(self) -> "ImageService":
+        if self._images is None:
+            raise ApiError(404, "Image work is not set up in this pool.", code="unknown_route")
+        return self._images
+
+    async def image_generations(self, request: Request) -> Response:
+        try:
+            return await self._image_service().handle(request, edit=False)
+        except ApiError as e:
+            return error_response(e)
+
+    async def image_edits(self, request: Request) -> Response:
+        try:
+            return await self._image_service().handle(request, edit=True)
+        except ApiError as e:
+            return error_response(e)
+
+    async def image_cached(self, request: Request) -> Response:
+        try:
+            return await self._image_service().cached(request.path_params["name"])
+        except ApiError as e:
+            return error_response(e)
 
     async def responses(self, request: Request) -> Response:
         call = UpstreamCall(

@@ -1,5 +1,6 @@
 """Talking to the Codex backend: the shared client and which headers cross the boundary."""
 
+import json
 from collections.abc import Mapping
 from http.cookiejar import CookieJar, CookiePolicy
 from urllib.request import Request
@@ -70,6 +71,31 @@ def request_headers(incoming: Mapping[str, str], account: Account) -> dict[str, 
     headers["authorization"] = f"Bearer {account.access_token}"
     headers["chatgpt-account-id"] = account.chatgpt_account_id
     return headers
+
+
+def strip_image_tool(body: bytes) -> bytes:
+    """The body without the `image_generation` tool, for accounts whose plan lacks it.
+
+    The Codex CLI offers that tool on every turn; a free account would otherwise refuse or
+    misbehave on ordinary text turns. A `tool_choice` that forced the tool becomes "auto".
+    """
+    if b"image_generation" not in body:
+        return body
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body
+    tools = payload.get("tools") if isinstance(payload, dict) else None
+    if not isinstance(tools, list):
+        return body
+    kept = [t for t in tools if not (isinstance(t, dict) and t.get("type") == "image_generation")]
+    if len(kept) == len(tools):
+        return body
+    payload["tools"] = kept
+    choice = payload.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "image_generation":
+        payload["tool_choice"] = "auto"
+    return json.dumps(payload, ensure_ascii=False).encode()
 
 
 def response_headers(upstream: httpx.Headers) -> dict[str, str]:

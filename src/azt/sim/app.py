@@ -30,9 +30,17 @@ from azt.sim import admin, oauth
 from azt.sim.catalog import SLUGS, models_etag, models_payload
 from azt.sim.faults import Fault
 from azt.sim.faults import Route as FaultRoute
+from azt.sim.images import image_tool_rejection
 from azt.sim.limits import exhausted, rate_limit_headers, usage_payload
 from azt.sim.state import RecordedRequest, SimState
-from azt.sim.stream import Ending, StreamOptions, compact_response, failure_message, response_events
+from azt.sim.stream import (
+    IMAGE_EVENT,
+    Ending,
+    StreamOptions,
+    compact_response,
+    failure_message,
+    response_events,
+)
 from azt.sim.tokens import AccessDenied, SimAccount
 
 # Fields the real backend refuses on /responses, checked in this order.
@@ -63,6 +71,9 @@ CLOUDFLARE_PAGE = """<!DOCTYPE html><html lang="en-US"><head><title>Just a momen
 <noscript><div class="h2">Enable JavaScript and cookies to continue</div></noscript>
 </div></div><!-- azt sim: Cloudflare-style challenge --></body></html>
 """
+
+
+IMAGE_COMPLETED = f"{IMAGE_EVENT}.completed"
 
 
 class SimulatedDrop(Exception):
@@ -211,6 +222,7 @@ def rejection(body: Any) -> dict[str, Any] | None:
             return {"detail": f"Unsupported parameter: {name}"}
     return (
         tool_rejection(body.get("tools"))
+        or image_tool_rejection(body.get("tools"))
         or model_rejection(body.get("model"))
         or image_rejection(body.get("input"))
     )
@@ -278,7 +290,11 @@ def _input_parts(items: list[Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 def compact_rejection(body: Any) -> dict[str, Any] | None:
     if not isinstance(body, dict):
         return {"detail": "Request body must be a JSON object"}
-    return tool_rejection(body.get("tools")) or model_rejection(body.get("model"))
+    return (
+        tool_rejection(body.get("tools"))
+        or image_tool_rejection(body.get("tools"))
+        or model_rejection(body.get("model"))
+    )
 
 
 # --- headers and status faults ---------------------------------------------------------------
@@ -393,6 +409,9 @@ def stream_plan(fault: Fault | None, number: int, created_at: int) -> tuple[Stre
             return replace(options, ending=Ending("failed", p["code"], p["message"])), Pacing()
         case "incomplete":
             return replace(options, ending=Ending("incomplete", reason=p["reason"])), Pacing()
+        case "image_failed":
+            ending = Ending("failed", p["code"], p["message"], in_image=True)
+            return replace(options, ending=ending), Pacing()
         case "error_event":
             return replace(options, ending=Ending("error", p["code"], p["message"])), Pacing()
         case "giant_delta":
@@ -423,6 +442,8 @@ async def sse_body(
             raise SimulatedDrop(f"azt sim: dropping {response_id} after {index} events")
         if index:
             await asyncio.sleep(state.event_delay)
+        if event["type"] == IMAGE_COMPLETED:
+            await asyncio.sleep(state.image_delay)  # the final image takes its time
         state.produced.append((response_id, event["type"], time.monotonic()))
         yield sse_frame(event)
         if pacing.stall and event["type"] == "response.created":
@@ -434,6 +455,7 @@ def stream_reply(
 ) -> StreamingResponse:
     number = state.next_response_number()
     options, pacing = stream_plan(fault, number, int(time.time()))
+    options = replace(options, plan=incoming.account.plan)
     body = incoming.body
     headers = {
         **backend_headers(state, incoming.account),

@@ -49,6 +49,11 @@ KINDS: dict[str, FaultKind] = {
         {"reason": "max_output_tokens"},
         STREAM_ONLY,
     ),
+    "image_failed": FaultKind(
+        "response.failed while an image generates (turns without an image fail at once)",
+        {"code": "server_error", "message": None},
+        STREAM_ONLY,
+    ),
     "error_event": FaultKind(
         "a top-level error event, then the stream ends",
         {"code": "server_error", "message": None},

@@ -51,6 +51,7 @@ class SimState:
     """One simulator's accounts, tokens, faults, recordings and knobs."""
 
     event_delay: float = 0.0  # seconds between streamed SSE events
+    image_delay: float = 0.0  # seconds before each image_generation_call completes (real: 60-120)
     access_ttl: int = 3600  # lifetime of access tokens minted by the token endpoint
     refresh_delay: float = 0.0  # seconds the refresh grant sleeps before answering
     client_id: str = DEFAULT_CLIENT_ID
@@ -196,6 +197,7 @@ class SimState:
             "requests": len(self.requests),
             "events_produced": len(self.produced),
             "event_delay": self.event_delay,
+            "image_delay": self.image_delay,
             "access_ttl": self.access_ttl,
             "refresh_delay": self.refresh_delay,
         }

@@ -6,6 +6,9 @@ that need the network (stalls, dropped connections); shapes of the stream itself
 here through `StreamOptions`.
 
 Answers:
+- an `image_generation` tool offered (and the plan allows it, `StreamOptions.plan`) and the last
+  user message forcing or asking for an image (`image_request`) → an `image_generation_call`
+  item, then a short message;
 - last input item a `function_call_output` → "Tool <name> returned: <output>";
 - function tools offered and the last item a user message → a call to one of them, unless the
   text says "reply with X" without naming a tool and `tool_choice` does not force one (real
@@ -22,9 +25,22 @@ import base64
 import copy
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from azt.sim.images import (
+    ImageRequest,
+    asks_for_image,
+    forces_image,
+    image_gen_usage,
+    image_tool,
+    images_allowed,
+    read_image_request,
+    revised_prompt,
+    sim_png,
+    strip_image_tools,
+)
 
 TRUNCATE = 200
 WORDS_PER_DELTA = 2
@@ -52,6 +68,11 @@ FAILURE_MESSAGES = {
     "invalid_prompt": (
         "Invalid prompt: your prompt was flagged as potentially violating our usage policy."
     ),
+    "moderation_blocked": (
+        "Your request was rejected as a result of our safety system. Your request may contain "
+        "content that is not allowed by our safety system."
+    ),
+    "image_generation_failed": "The image could not be generated. Please try again.",
     "server_error": (
         "An error occurred while processing your request. You can retry your request, or "
         "contact us through our help center at help.openai.com if the error persists."
@@ -73,6 +94,8 @@ class Ending:
     reason: str | None = None
     # Fail straight after response.created, as overload does on the real backend.
     early: bool = False
+    # A failure while an image generates (after `.generating`); other turns fail as usual.
+    in_image: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +106,7 @@ class StreamOptions:
     giant_delta: int | None = None  # bytes; the whole text as one delta
     text_only_in_done: bool = False
     keepalive: bool = False
+    plan: str | None = None  # the account's plan; "free" strips the image_generation tool
 
 
 # --- reading the request ---------------------------------------------------------------------
@@ -157,7 +181,11 @@ def reply_text(items: list[dict[str, Any]]) -> str:
 
 def answer_text(body: dict[str, Any], items: list[dict[str, Any]]) -> str:
     """The text answer in the shape `text.format` asks for (plain, json_object, json_schema)."""
-    text = reply_text(items)
+    return formatted(body, reply_text(items))
+
+
+def formatted(body: dict[str, Any], text: str) -> str:
+    """`text` in the shape `text.format` asks for."""
     config = body.get("text")
     fmt = config.get("format") if isinstance(config, dict) else None
     fmt = fmt if isinstance(fmt, dict) else {}
@@ -199,6 +227,8 @@ def choose_function_call(
     tools = function_tools(body)
     choice = body.get("tool_choice")
     if not tools or not items or not is_user_message(items[-1]) or choice == "none":
+        return None
+    if forces_image(choice):  # an image, or text where the plan strips the tool
         return None
     text = last_user_text(items)
     forced = _forced_tool(tools, choice)
@@ -253,6 +283,38 @@ def _placeholder(prop: object) -> Any:
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "string")
     return copy.deepcopy(_PLACEHOLDERS.get(kind, "sim")) if isinstance(kind, str) else "sim"
+
+
+def image_request(body: dict[str, Any], items: list[dict[str, Any]]) -> ImageRequest | None:
+    """The image to generate, when the body offers the tool and the turn calls for it.
+
+    The last item must be a user message and `tool_choice` not `"none"` nor a forced function;
+    then `tool_choice` `{"type":"image_generation"}`, a text asking for an image
+    (`asks_for_image`), or `"required"` with no function tools to call instead, make an image.
+    Plan gating happens before: on free plans the body has lost the tool.
+    """
+    tool = image_tool(body)
+    if tool is None or not items or not is_user_message(items[-1]):
+        return None
+    choice = body.get("tool_choice")
+    text = last_user_text(items)
+    wanted = (
+        forces_image(choice)
+        or (choice != "none" and _not_a_function(choice) and asks_for_image(text))
+        or (choice == "required" and not function_tools(body))
+    )
+    if not wanted:
+        return None
+    return read_image_request(tool, text, image_count(last_user_message(items)))
+
+
+def _not_a_function(choice: object) -> bool:
+    return not (isinstance(choice, dict) and choice.get("type") == "function")
+
+
+def visible_body(body: dict[str, Any], plan: str | None) -> dict[str, Any]:
+    """The body as the model sees it: free plans lose the image_generation tool silently."""
+    return body if images_allowed(plan) else strip_image_tools(body)
 
 
 # --- structured output -----------------------------------------------------------------------
@@ -500,24 +562,26 @@ class _Stream:
 
 def response_events(body: dict[str, Any], options: StreamOptions) -> Iterator[dict[str, Any]]:
     """Every event of one streamed response, in order, ending with a terminal event."""
+    body = visible_body(body, options.plan)
     stream = _Stream(body, options)
     ending = options.ending
+    items = input_items(body)
+    image = image_request(body, items)
     yield stream.event("response.created", response=stream.response("in_progress"))
     if ending.kind == "failed" and ending.early:
         yield stream.failed(ending.code or "server_is_overloaded", ending.message)
         return
     yield stream.event("response.in_progress", response=stream.response("in_progress"))
-    if ending.kind == "failed":
+    if ending.kind == "failed" and not (ending.in_image and image is not None):
         yield stream.failed(ending.code or "server_error", ending.message)
         return
     if ending.kind == "error":
         yield _error_event(stream, ending.code or "server_error", ending.message)
         return
-    items = input_items(body)
     if items and items[-1].get("type") == "compaction_trigger":
         yield from _compaction(stream, items)
         return
-    yield from _output(stream, items)
+    yield from _output(stream, items, image)
 
 
 def _error_event(stream: _Stream, code: str, message: str | None) -> dict[str, Any]:
@@ -527,15 +591,26 @@ def _error_event(stream: _Stream, code: str, message: str | None) -> dict[str, A
     return stream.event("error", error=error)
 
 
-def _output(stream: _Stream, items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _output(
+    stream: _Stream, items: list[dict[str, Any]], image: ImageRequest | None
+) -> Iterator[dict[str, Any]]:
     output_index = 0
     reasoning_chars = 0
+    extra: dict[str, Any] = {}
     if isinstance(stream.body.get("reasoning"), dict):
         yield from _reasoning_item(stream, output_index)
         output_index += 1
         reasoning_chars = len(REASONING_SUMMARY)
-    call = choose_function_call(stream.body, items)
-    if call is not None:
+    call = None if image is not None else choose_function_call(stream.body, items)
+    if image is not None:
+        revised = revised_prompt(image)
+        if not (yield from _image_item(stream, output_index, image, revised)):
+            return
+        text = formatted(stream.body, image_reply(image))
+        yield from _message_item(stream, output_index + 1, text)
+        output_chars = len(revised) + len(text)
+        extra["tool_usage"] = {"image_gen": image_gen_usage(image, revised)}
+    elif call is not None:
         name, arguments = call
         yield from _function_call_item(stream, output_index, name, arguments)
         output_chars = len(arguments)
@@ -552,9 +627,8 @@ def _output(stream: _Stream, items: list[dict[str, Any]]) -> Iterator[dict[str, 
         response = stream.response("incomplete", incomplete_details=details, usage=counts)
         yield stream.event("response.incomplete", response=response)
     else:
-        yield stream.event(
-            "response.completed", response=stream.response("completed", usage=counts)
-        )
+        response = stream.response("completed", usage=counts, **extra)
+        yield stream.event("response.completed", response=response)
 
 
 def _reasoning_item(stream: _Stream, output_index: int) -> Iterator[dict[str, Any]]:
@@ -606,6 +680,59 @@ def _function_call_item(
     yield stream.event("response.function_call_arguments.done", **where, arguments=arguments)
     done = item("completed", arguments)
     yield stream.event("response.output_item.done", output_index=output_index, item=done)
+
+
+IMAGE_EVENT = "response.image_generation_call"
+
+
+def image_reply(image: ImageRequest) -> str:
+    """The short message after an image, as the real model often adds one."""
+    if image.edit:
+        noun = "image" if image.references == 1 else "images"
+        return f"azt sim edited {image.references} reference {noun}: {image.prompt[:TRUNCATE]}"
+    return f"azt sim generated an image: {image.prompt[:TRUNCATE]}"
+
+
+def _image_item(
+    stream: _Stream, output_index: int, image: ImageRequest, revised: str
+) -> Generator[dict[str, Any], None, bool]:
+    """The image_generation_call lifecycle; False when the stream failed inside it."""
+    item_id = stream.item_id("ig")
+    where = {"item_id": item_id, "output_index": output_index}
+    added = {"type": "image_generation_call", "id": item_id, "status": "in_progress"}
+    yield stream.event("response.output_item.added", output_index=output_index, item=added)
+    yield stream.event(f"{IMAGE_EVENT}.in_progress", **where)
+    yield stream.event(f"{IMAGE_EVENT}.generating", **where)
+    ending = stream.options.ending
+    if ending.kind == "failed" and ending.in_image:
+        yield stream.failed(ending.code or "server_error", ending.message)
+        return False
+    for index in range(image.partial_images):
+        yield from stream.keepalive()
+        progress = (index + 1) / (image.partial_images + 1)
+        partial = _b64(sim_png(image.prompt, image.size, image.background, progress))
+        yield stream.event(
+            f"{IMAGE_EVENT}.partial_image",
+            **where,
+            partial_image_index=index,
+            partial_image_b64=partial,
+            **image.formats(),
+        )
+    yield from stream.keepalive()
+    yield stream.event(f"{IMAGE_EVENT}.completed", **where)
+    done = {
+        **added,
+        "status": "completed",
+        "revised_prompt": revised,
+        "result": _b64(sim_png(image.prompt, image.size, image.background)),
+        **image.formats(),
+    }
+    yield stream.event("response.output_item.done", output_index=output_index, item=done)
+    return True
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _message_item(stream: _Stream, output_index: int, text: str) -> Iterator[dict[str, Any]]:
