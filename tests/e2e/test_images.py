@@ -134,10 +134,25 @@ async def test_streamed_partial_images(sdk: AsyncOpenAI, rig: Rig) -> None:
 
 
 async def test_through_the_proxy_listener(rig: Rig, certs_dir: Path) -> None:
+    """The SDK with its default base URL (api.openai.com), through the proxy listener."""
     rig.add_account("paid@example.com", plan="plus")
     http_client = httpx.AsyncClient(
         proxy=rig.listeners.proxy_url, verify=str(certs_dir / "mitmproxy-ca-cert.pem")
     )
     async with AsyncOpenAI(api_key="sk-x", http_client=http_client, max_retries=0) as client:
-        result = await client.images.generate(model="gpt-image-2", prompt="a kite")
-    assert png_size(base64.b64decode(result.data[0].b64_json))[0] > 0
+        generated = await client.images.generate(model="gpt-image-2", prompt="a kite")
+        edited = await client.images.edit(
+            model="gpt-image-2",
+            image=("kite.png", make_png(12, 12), "image/png"),
+            prompt="add a tail",
+            response_format="url",
+        )
+    assert png_size(base64.b64decode(generated.data[0].b64_json))[0] > 0
+    url = edited.data[0].url
+    assert url and url.startswith("https://api.openai.com/_gateway/images/")
+    http_client = httpx.AsyncClient(
+        proxy=rig.listeners.proxy_url, verify=str(certs_dir / "mitmproxy-ca-cert.pem")
+    )
+    async with http_client:
+        fetched = await http_client.get(url)  # the link works through the proxy too
+    assert png_size(fetched.content)[0] > 0
