@@ -115,3 +115,12 @@ def test_busy_port_fails_cleanly(tmp_path: Path) -> None:
     assert result.exit_code == 4
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert (tmp_path / "demo@example.com" / "auth.json").exists()
+
+
+def test_image_delay_flag_is_documented_in_help() -> None:
+    from click.testing import CliRunner
+
+    from azt.cli.sim import sim_command
+
+    result = CliRunner().invoke(sim_command, ["--help"])
+    assert result.exit_code == 0 and "--image-delay" in result.output

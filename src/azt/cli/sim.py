@@ -114,6 +114,13 @@ async def serve(
     "--access-ttl", default=3600, show_default=True, type=int, help="Access token lifetime (s)."
 )
 @click.option(
+    "--image-delay",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Seconds each generated image takes (the real backend takes 60-120).",
+)
+@click.option(
     "--auth-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Where to write each account's auth.json. Default: a fresh temporary directory.",
@@ -124,6 +131,7 @@ def sim_command(
     accounts: tuple[str, ...],
     event_delay: float,
     access_ttl: int,
+    image_delay: float,
     auth_dir: Path | None,
 ) -> None:
     """Run a fake Codex backend and OAuth server, for trying clients offline.
@@ -133,6 +141,7 @@ def sim_command(
         azt sim --account alice@example.com:pro --account bob@example.com:free
     """
     state = build_state(list(accounts), event_delay, access_ttl)
+    state.image_delay = image_delay
     files = write_auth_files(state, auth_dir or Path(tempfile.mkdtemp(prefix="azt-sim-")))
     try:
         asyncio.run(serve(state, host, port, lambda url: click.echo(banner(url, files))))
