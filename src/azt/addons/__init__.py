@@ -3,13 +3,12 @@
 from azt.addons.barrier import Barrier
 from azt.addons.certadvice import CertAdvice
 from azt.addons.codex import CodexRoute
-from azt.addons.images import ImagesRoute
 from azt.addons.ingress import Ingress
 from azt.addons.ledger import Ledger
 from azt.addons.models import ModelList
 from azt.addons.openai_api import CounterHolder, OpenAIApi
+from azt.addons.pooled import PooledRoutes
 from azt.addons.scope import Scope
-from azt.addons.usage import UsageRoute
 from azt.catalog import CatalogHolder
 from azt.config import Settings
 
@@ -24,8 +23,7 @@ def addon_chain(
         Ingress(settings),
         ModelList(catalog),
         OpenAIApi(catalog, CounterHolder(settings), pool_port, pool_secret),
-        UsageRoute(pool_port, pool_secret),
-        ImagesRoute(pool_port, pool_secret),
+        PooledRoutes(pool_port, pool_secret),
         CodexRoute(catalog, pool_port, pool_secret),
         Ledger(),
         Barrier(),

@@ -1,16 +1,16 @@
-"""The usage addon hands Codex usage checks to the pool, without the client's credentials."""
+"""Routes the pool serves whole are handed over without the client's credentials."""
 
 from mitmproxy.test import taddons
 
 from azt.addons.flowstate import ROUTED
 from azt.addons.ingress import Ingress
-from azt.addons.usage import UsageRoute
+from azt.addons.pooled import PooledRoutes
 from azt.config import Settings
 from azt.pool.server import SECRET_HEADER
 
 
 def run(settings: Settings, flow) -> None:
-    ingress, usage = Ingress(settings), UsageRoute(4242, "s3cret")
+    ingress, usage = Ingress(settings), PooledRoutes(4242, "s3cret")
     with taddons.context(ingress, usage):
         ingress.requestheaders(flow)
         ingress.request(flow)
@@ -35,8 +35,22 @@ def test_hands_the_usage_check_to_the_pool(settings, make_flow) -> None:
 
 
 def test_leaves_other_routes_alone(settings, make_flow) -> None:
-    """A Codex turn is not the usage addon's business."""
+    """A Codex turn is not this addon's business."""
     flow = make_flow()
     run(settings, flow)
     assert ROUTED not in flow.metadata
     assert flow.request.path == "/codex/v1/responses"
+
+
+def test_image_work_is_marked_as_needing_a_paid_plan(settings, make_flow) -> None:
+    flow = make_flow(path="/v1/images/generations", body=b'{"prompt":"x"}')
+    run(settings, flow)
+    assert flow.request.path == "/images/generations"
+    assert flow.request.headers["x-azt-needs"] == "paid"
+
+
+def test_cached_images_keep_their_name_and_need_no_plan(settings, make_flow) -> None:
+    flow = make_flow(method="GET", path="/_gateway/images/abcdefghijklmnopqrst.png", body=b"")
+    run(settings, flow)
+    assert flow.request.path == "/images/cache/abcdefghijklmnopqrst.png"
+    assert "x-azt-needs" not in flow.request.headers
