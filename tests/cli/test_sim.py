@@ -117,10 +117,19 @@ def test_busy_port_fails_cleanly(tmp_path: Path) -> None:
     assert (tmp_path / "demo@example.com" / "auth.json").exists()
 
 
-def test_image_delay_flag_is_documented_in_help() -> None:
+def test_image_delay_flag_sets_the_simulated_generation_time(tmp_path, monkeypatch) -> None:
     from click.testing import CliRunner
 
-    from azt.cli.sim import sim_command
+    import azt.cli.sim as sim_cli
 
-    result = CliRunner().invoke(sim_command, ["--help"])
-    assert result.exit_code == 0 and "--image-delay" in result.output
+    seen = {}
+
+    async def fake_serve(state, host, port, on_ready, stop=None):  # type: ignore[no-untyped-def]
+        seen["image_delay"] = state.image_delay
+
+    monkeypatch.setattr(sim_cli, "serve", fake_serve)
+    result = CliRunner().invoke(
+        sim_cli.sim_command, ["--image-delay", "2.5", "--auth-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert seen == {"image_delay": 2.5}

@@ -13,21 +13,11 @@ from azt.pool.dispatch import Opened, UpstreamCall
 from azt.pool.server import ACCOUNT_HEADER, ATTEMPTS_HEADER, SECRET_HEADER, PoolApp
 from azt.pool.slots import Slots
 from azt.pool.stream import StreamTracker
+from support.accounts import make_account
 from support.sse import events_of
 
 SECRET = "pool-secret"
-ACCOUNT = Account(
-    key="acct/user",
-    email="a@example.com",
-    plan="plus",
-    chatgpt_account_id="acct",
-    chatgpt_user_id="user",
-    id_token="i",
-    access_token="a",
-    refresh_token="r",
-    access_expires_at=None,
-    last_refresh=None,
-)
+ACCOUNT = make_account("acct/user", email="a@example.com", chatgpt_user_id="user")
 CREATED = encode_event(
     {"type": "response.created", "sequence_number": 0, "response": {"id": "resp_1"}}
 )

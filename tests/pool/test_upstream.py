@@ -1,20 +1,11 @@
 import httpx
 
 from azt.config import Settings
-from azt.pool.accounts import Account
 from azt.pool.upstream import make_client, request_headers, response_headers
+from support.accounts import make_account
 
-ACCOUNT = Account(
-    key="acct/user",
-    email=None,
-    plan=None,
-    chatgpt_account_id="acct",
-    chatgpt_user_id="user",
-    id_token="i",
-    access_token="pooled-token",
-    refresh_token="r",
-    access_expires_at=None,
-    last_refresh=None,
+ACCOUNT = make_account(
+    "acct/user", email=None, plan=None, chatgpt_user_id="user", access_token="pooled-token"
 )
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from azt.pool.accounts import Account, AccountStatus
 from azt.pool.usage import Window, free_at, parse_window, pooled_usage, quota_windows
+from support.accounts import make_account
 
 NOW = 1_800_000_000.0
 
@@ -45,17 +46,10 @@ def free(weekly: float, reset_in: float = 5 * 86400) -> dict[str, Any]:
 
 
 def account(name: str, quota: dict[str, Any] | None = None, **fields: Any) -> Account:
-    return Account(
-        key=f"{name}/user",
-        email=f"{name}@example.com",
+    return make_account(
+        f"{name}/user",
         plan=fields.pop("plan", "plus"),
-        chatgpt_account_id=name,
         chatgpt_user_id="user",
-        id_token="i",
-        access_token="a",
-        refresh_token="r",
-        access_expires_at=None,
-        last_refresh=None,
         quota=quota,
         quota_captured_at=int(NOW) - 60 if quota else None,
         **fields,
