@@ -5,6 +5,7 @@ Each setting `name` can be set in the environment as `AZT_<NAME>` (upper case) a
 `config.toml` as `name = value`.
 """
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -100,6 +101,41 @@ class Settings(BaseModel):
     refresh_skew_seconds: int = Field(
         300, ge=0, description="Refresh an access token this long before it expires."
     )
+    save_flows: str | None = Field(
+        None,
+        description="Write a redacted copy of every flow to this mitmproxy flow file (open it "
+        "with `mitmweb -r FILE`); a leading `+` appends instead of overwriting.",
+    )
+    flow_bodies: bool = Field(
+        False,
+        description="Keep request and response bodies (prompts and outputs) in saved and "
+        "inspected flows; credentials are redacted either way.",
+    )
+    inspect: bool = Field(
+        False,
+        description="Serve mitmweb's UI on 127.0.0.1 to watch redacted flows live; the start "
+        "banner prints its URL with the access token.",
+    )
+    inspect_port: int = Field(
+        8789, ge=0, le=65535, description="Port of the `inspect` UI (0: any free port)."
+    )
+    request_log_retention_days: int = Field(
+        90,
+        ge=1,
+        description="Days raw request records are kept; usage totals and daily rollups are "
+        "kept for good.",
+    )
+    log_previews: bool = Field(
+        False,
+        description="Keep the first characters of each prompt and reply in request records "
+        "(secrets redacted). Off by default: records hold metadata only.",
+    )
+    prices: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="API prices in USD per million tokens (`input`, `cached_input`, `output`) "
+        'by model or pattern, e.g. `[prices."gpt-5.4*"]`; merged over the built-in table '
+        "and used for the equivalent API cost.",
+    )
 
     @field_validator("intercept_hosts", "intercept_passthrough", mode="before")
     @classmethod
@@ -107,6 +143,32 @@ class Settings(BaseModel):
         # Environment variables hold lists as "a,b,c".
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _prices_json(cls, value: object) -> object:
+        # The environment holds the table as JSON.
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError as e:
+                raise ValueError(f"prices must be a JSON object: {e}") from e
+        return value
+
+    @field_validator("prices")
+    @classmethod
+    def _price_entries(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for pattern, entry in value.items():
+            missing = {"input", "output"} - entry.keys()
+            unknown = entry.keys() - {"input", "cached_input", "output"}
+            if missing or unknown:
+                raise ValueError(
+                    f"prices.{pattern} needs `input` and `output` (and may have "
+                    f"`cached_input`), got {sorted(entry)}"
+                )
+            if any(price < 0 for price in entry.values()):
+                raise ValueError(f"prices.{pattern}: prices cannot be negative")
         return value
 
     @property

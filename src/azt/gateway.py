@@ -4,9 +4,11 @@ mitmproxy owns both listeners: the reverse listener (base-URL mode) and the HTTP
 listener. The master gets only the mitmproxy addons azt needs, then the azt chain.
 """
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mitmproxy import options
@@ -24,10 +26,15 @@ from mitmproxy.master import Master
 from mitmproxy.proxy.mode_servers import ServerInstance
 
 from azt.addons import addon_chain
+from azt.addons.admin import AdminApi
+from azt.addons.flowfile import FlowFile, FlowFileError
+from azt.addons.inspector import Inspector, InspectorError
 from azt.certs import ensure_ca
 from azt.config import MiB, Settings
 from azt.loopback import LoopbackServer
+from azt.metrics import Metrics, PoolSnapshot
 from azt.pool.runtime import PoolRuntime
+from azt.records.recorder import Recorder
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +48,7 @@ class Listeners:
     reverse: tuple[str, int]
     proxy: tuple[str, int] | None
     socks: tuple[str, int] | None = None
+    inspect_url: str | None = None  # the --inspect UI, with its access token
 
     @property
     def base_url(self) -> str:
@@ -76,8 +84,14 @@ def mitmproxy_options(settings: Settings, pool_url: str, confdir: str) -> option
     opts.update_defer(
         # An intercepted host must never need DNS before an addon has routed the flow.
         connection_strategy="lazy",
+        # The admin API checks the Host a client asked for (DNS rebinding); keep it.
+        keep_host_header=True,
         # mitmproxy refuses bigger bodies itself; routes enforce their own, smaller limits.
         body_size_limit=str(settings.compact_body_limit + MiB),
+        # Streamed replies keep their body only when the user asked to see bodies.
+        store_streamed_bodies=bool(
+            settings.flow_bodies and (settings.save_flows or settings.inspect)
+        ),
     )
     return opts
 
@@ -90,6 +104,9 @@ class Gateway:
         self.settings = runtime.settings
         self._confdir = confdir
         self._pool_server = LoopbackServer(runtime.app.asgi())
+        self.recorder = Recorder(self.settings, runtime.database)
+        self.metrics = Metrics()
+        self.recorder.observe(self.metrics.observe)
         self._master: Master | None = None
         self.listeners: Listeners | None = None
 
@@ -100,6 +117,7 @@ class Gateway:
 
     async def start(self) -> Listeners:
         ensure_ca(Path(self._confdir))
+        self.recorder.start()
         await self._pool_server.start()
         master = Master(mitmproxy_options(self.settings, self._pool_server.url, self._confdir))
         master.addons.add(
@@ -118,9 +136,17 @@ class Gateway:
                 self.runtime.catalog,
                 self._pool_server.port,
                 self.runtime.secret,
+                recorder=self.recorder,
+                served=self.runtime.served,
+                admin=AdminApi(self.recorder, self.metrics, self._pool_snapshot),
             )
         )
         self._master = master
+        try:
+            inspect_url = await self._start_flow_debugging(master)
+        except (FlowFileError, InspectorError) as e:
+            await self.stop()
+            raise GatewayStartError(str(e)) from e
         servers = master.addons.get("proxyserver").servers
         ok = await master.addons.get("proxyserver").setup_servers()
         if not ok:
@@ -130,8 +156,26 @@ class Gateway:
             await self.stop()
             raise GatewayStartError(problems or "a listener could not be opened")
         await master.running()
-        self.listeners = self._bound(servers)
+        self.listeners = replace(self._bound(servers), inspect_url=inspect_url)
         return self.listeners
+
+    @staticmethod
+    async def _start_flow_debugging(master: Master) -> str | None:
+        """Open the flow file and start the inspector UI (if asked for) before any flow."""
+        flow_file: FlowFile | None = master.addons.get("flowfile")
+        if flow_file is not None:
+            flow_file.open()
+        inspector: Inspector | None = master.addons.get("inspector")
+        return await inspector.start() if inspector is not None else None
+
+    async def _pool_snapshot(self) -> PoolSnapshot:
+        slots = self.runtime.slots
+        return PoolSnapshot(
+            accounts=await self.runtime.list_accounts(),
+            in_flight=slots.snapshot(),
+            waiting=slots.waiting,
+            now=time.time(),
+        )
 
     @staticmethod
     def _bound(servers: Iterable[ServerInstance]) -> Listeners:
@@ -158,3 +202,5 @@ class Gateway:
             # master.done() leaves the sockets bound; release the ports explicitly.
             await master.addons.get("proxyserver").servers.update([])
         await self._pool_server.stop()
+        # Every flow has ended by now, so its record is queued: write them all out.
+        await asyncio.get_running_loop().run_in_executor(None, self.recorder.close)

@@ -19,6 +19,13 @@ class Route:
     json_body: bool = False
     pool_path: str | None = None  # served by the pool at this path
     large_body: bool = False  # gets the compact body limit
+    recorded: bool = True  # kept in the request log (the gateway's own admin calls are not)
+    admin: bool = False  # the gateway's own API: local clients on the reverse listener only
+
+    @property
+    def kind(self) -> str:
+        """The API surface, for records: codex, chat, responses, images, models, usage, admin."""
+        return self.name.split(".", 1)[0]
 
 
 # Where Codex asks for rate-limit status: `{chatgpt_base_url}/wham/usage`, or `/api/codex/usage`
@@ -59,6 +66,14 @@ ROUTES: dict[tuple[str, str], Route] = {
         "images.generations", Dialect.OPENAI, pool_path="/images/generations"
     ),
     ("POST", "/v1/images/edits"): Route("images.edits", Dialect.OPENAI, pool_path="/images/edits"),
+    # The gateway's own observability API.
+    ("GET", "/_gateway/admin/usage"): Route(
+        "admin.usage", Dialect.OPENAI, recorded=False, admin=True
+    ),
+    ("GET", "/_gateway/admin/requests"): Route(
+        "admin.requests", Dialect.OPENAI, recorded=False, admin=True
+    ),
+    ("GET", "/metrics"): Route("admin.metrics", Dialect.OPENAI, recorded=False, admin=True),
 }
 
 # Images kept for `response_format: "url"` replies: /_gateway/images/<id>.<ext>.

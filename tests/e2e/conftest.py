@@ -55,7 +55,7 @@ async def rig(
     listeners = await gateway.start()
     try:
         async with httpx.AsyncClient(base_url=listeners.base_url, timeout=20) as client:
-            yield Rig(state, sim_url, runtime, listeners, client, add_account)
+            yield Rig(state, sim_url, runtime, listeners, client, add_account, gateway)
     finally:
         await gateway.stop()
         await runtime.aclose()

@@ -39,7 +39,7 @@ class FakeDispatcher:
     def _release(self) -> None:
         self.released += 1
 
-    async def open(self, call: UpstreamCall) -> Opened:
+    async def open(self, call: UpstreamCall, **_: object) -> Opened:
         self.calls.append(call)
         if self.error:
             raise self.error

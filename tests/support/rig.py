@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import httpx
 
 from azt.config import Settings
-from azt.gateway import Listeners
+from azt.gateway import Gateway, Listeners
 from azt.pool.accounts import Account
 from azt.pool.runtime import PoolRuntime
 from azt.sim.state import SimState
@@ -20,6 +20,7 @@ class Rig:
     listeners: Listeners
     client: httpx.AsyncClient
     add_account: Callable[..., Account]
+    gateway: Gateway | None = None
 
     @property
     def base_url(self) -> str:

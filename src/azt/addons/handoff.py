@@ -9,6 +9,7 @@ from mitmproxy import http
 from azt.addons.flowstate import INTERCEPTED, ROUTED
 from azt.pool.dispatch import AFFINITY_HEADER, NEEDS_HEADER, OWNER_HEADER
 from azt.pool.server import SECRET_HEADER
+from azt.records.served import REQUEST_ID_HEADER
 
 # Request headers that must not reach the pool (credentials, encodings already undone).
 _DROPPED_HEADERS = (
@@ -76,8 +77,10 @@ def hand_to_pool(
         OWNER_HEADER,
         NEEDS_HEADER,
         PUBLIC_BASE_HEADER,
+        REQUEST_ID_HEADER,
     ):
         request.headers.pop(name, None)
+    request.headers[REQUEST_ID_HEADER] = flow.id  # the pool reports what it did under this id
     request.headers[PUBLIC_BASE_HEADER] = public_base(flow)
     if needs:
         request.headers[NEEDS_HEADER] = needs

@@ -5,7 +5,7 @@ import logging
 import click
 
 from azt import __version__
-from azt.cli import accounts, certs, env, login, models, sim, start, tokenizer
+from azt.cli import accounts, certs, env, login, logs, models, sim, start, tokenizer, usage
 from azt.cli.common import EXIT_USAGE, fail
 from azt.config import SettingsError
 
@@ -16,7 +16,7 @@ def cli() -> None:
     """azt: an OpenAI-compatible API on your machine, served by your own ChatGPT accounts."""
 
 
-for module in (start, login, accounts, models, sim, tokenizer, certs, env):
+for module in (start, login, accounts, models, sim, tokenizer, certs, env, logs, usage):
     for command in module.COMMANDS:
         cli.add_command(command)
 

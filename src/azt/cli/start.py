@@ -105,6 +105,11 @@ def banner(listeners: Listeners, runtime: PoolRuntime, site: Site) -> str:
         f"  Accounts         {len(accounts)}" + (f" (default: {default})" if default else "")
     )
     lines.append(f"  State            {site.home}")
+    lines.append(f"  Usage            {listeners.base_url}/_gateway/admin/usage  (azt usage)")
+    if site.settings.save_flows:
+        lines.append(f"  Saving flows to  {site.settings.save_flows}")
+    if listeners.inspect_url:
+        lines.append(f"  Flow inspector   {listeners.inspect_url}")
     if not accounts:
         lines.append(
             click.style("  No account yet: run `azt login` in another terminal.", fg="yellow")
@@ -173,6 +178,24 @@ async def run(settings: Settings, demo: bool) -> None:
 @click.option("--no-proxy", is_flag=True, help="Do not run the HTTP proxy listener.")
 @click.option("--socks-port", type=int, help="Also run a SOCKS5 proxy listener on this port.")
 @click.option("--demo", is_flag=True, help="Serve from the built-in simulator with a demo account.")
+@click.option(
+    "--save-flows",
+    metavar="FILE",
+    help="Write a redacted copy of every flow to FILE (`+FILE` appends); open it with "
+    "`mitmweb -r FILE`.",
+)
+@click.option(
+    "--flow-bodies",
+    is_flag=True,
+    help="Keep request and response bodies (prompts, outputs) in saved and inspected flows.",
+)
+@click.option("--inspect", is_flag=True, help="Watch redacted flows live in mitmweb's UI.")
+@click.option("--inspect-port", type=int, metavar="N", help="Port of the --inspect UI (8789).")
+@click.option(
+    "--log-previews",
+    is_flag=True,
+    help="Keep the first characters of prompts and replies in the request log (redacted).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log one safe line per request.")
 def start(
     host: str | None,
@@ -181,6 +204,11 @@ def start(
     no_proxy: bool,
     socks_port: int | None,
     demo: bool,
+    save_flows: str | None,
+    flow_bodies: bool,
+    inspect: bool,
+    inspect_port: int | None,
+    log_previews: bool,
     verbose: bool,
 ) -> None:
     """Run the gateway until Ctrl-C."""
@@ -191,6 +219,11 @@ def start(
             "proxy_port": proxy_port,
             "proxy": False if no_proxy else None,
             "socks_port": socks_port,
+            "save_flows": save_flows,
+            "flow_bodies": True if flow_bodies else None,
+            "inspect": True if inspect else None,
+            "inspect_port": inspect_port,
+            "log_previews": True if log_previews else None,
         }
     )
     configure_logging(verbose)

@@ -341,6 +341,8 @@ class ImageStreamTranslator:
         self._parser = SseParser()
         self._collector = ImageCollector()
         self._closed = False
+        self.result: ImageResult | None = None  # the image, once the stream has made it
+        self.error: ApiError | None = None  # why it did not
 
     def feed(self, chunk: bytes) -> bytes:
         return b"".join(self._event(event) for event in self._parser.feed(chunk))
@@ -380,7 +382,9 @@ class ImageStreamTranslator:
         try:
             result = self._collector.result()
         except ApiError as e:
+            self.error = e
             return encode_event({"type": "error", "error": e.body()["error"]})
+        self.result = result
         source = {
             "size": result.size,
             "quality": result.quality,

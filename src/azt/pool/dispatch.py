@@ -41,6 +41,7 @@ from azt.pool.slots import Slots
 from azt.pool.stream import StreamTracker
 from azt.pool.tokens import TokenError, TokenManager
 from azt.pool.upstream import join, request_headers, strip_image_tool
+from azt.records.served import Served
 from azt.store.accounts import AccountStore
 from azt.store.worker import StoreWorker
 from azt.tasks import spawn
@@ -114,11 +115,17 @@ class Dispatcher:
         self._affinity = _Lru(10_000)  # affinity key -> account key
         self._owners = _Lru(10_000)  # response id or turn state -> account key
 
-    async def open(self, call: UpstreamCall, *, spread: set[str] | None = None) -> Opened:
+    async def open(
+        self,
+        call: UpstreamCall,
+        *,
+        spread: set[str] | None = None,
+        served: Served | None = None,
+    ) -> Opened:
         """An open reply from the best account; accounts in `spread` are tried last.
 
         `spread` lets sibling requests (an image request with `n > 1`) land on different
-        accounts while any other is free.
+        accounts while any other is free. `served` is told every attempt and who served.
         """
         deadline = time.monotonic() + self._settings.pool_deadline_seconds
         accounts = await self._worker.run(self._store.list)
@@ -134,6 +141,8 @@ class Dispatcher:
                 break
             account = await self.slots.take(candidates, deadline)
             tried.add(account.key)
+            if served is not None:
+                served.attempts += 1
             if spread is not None:
                 spread.add(account.key)  # siblings starting now should look elsewhere
             try:
@@ -143,6 +152,8 @@ class Dispatcher:
                 raise
             if opened is not None:
                 opened.release = _once(self.slots.release, account.key)
+                if served is not None:
+                    served.accounts.append(account.key)
                 self._remember(call, opened)
                 return opened
             self.slots.release(account.key)

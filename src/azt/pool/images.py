@@ -27,6 +27,8 @@ from azt.dialects.images import (
 from azt.errors import ApiError
 from azt.pool.dispatch import NEEDS_HEADER, Dispatcher, Opened, UpstreamCall
 from azt.pool.imagecache import ImageCache
+from azt.records.record import usage_from_codex
+from azt.records.served import REQUEST_ID_HEADER, Served, ServedBoard
 
 PUBLIC_BASE_HEADER = "x-azt-public-base"
 IGNORED_HEADER = "x-azt-ignored-params"
@@ -51,18 +53,27 @@ async def request_body(request: Request) -> dict[str, Any]:
 
 
 class ImageService:
-    def __init__(self, dispatcher: Dispatcher, cache: ImageCache, host_model: str) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        cache: ImageCache,
+        host_model: str,
+        board: ServedBoard | None = None,
+    ) -> None:
         self._dispatcher = dispatcher
+        self._board = board if board is not None else ServedBoard()
         self._cache = cache
         self._host_model = host_model
 
     async def handle(self, request: Request, *, edit: bool) -> Response:
+        served = self._board.open(request.headers.get(REQUEST_ID_HEADER))
         try:
             plan = plan_image_request(
                 await request_body(request), edit=edit, host_model=self._host_model
             )
         except ApiError as e:
             return _error(e)
+        served.model = plan.image_model
         headers = {IGNORED_HEADER: ", ".join(plan.ignored)} if plan.ignored else {}
         call = UpstreamCall(
             "POST",
@@ -77,11 +88,13 @@ class ImageService:
         )
         try:
             if plan.stream and plan.n == 1:
-                opened = await self._dispatcher.open(call)
+                opened = await self._dispatcher.open(call, served=served)
                 return StreamingResponse(
-                    self._relay(opened, plan), media_type="text/event-stream", headers=headers
+                    self._relay(opened, plan, served),
+                    media_type="text/event-stream",
+                    headers=headers,
                 )
-            results = await self._fan_out(call, plan)
+            results = await self._fan_out(call, plan, served)
         except ApiError as e:
             return _error(e)
         base = request.headers.get(PUBLIC_BASE_HEADER, "")
@@ -103,10 +116,12 @@ class ImageService:
         data, content_type = found
         return Response(data, media_type=content_type, headers={"cache-control": "private"})
 
-    async def _fan_out(self, call: UpstreamCall, plan: ImagePlan) -> list[ImageResult]:
+    async def _fan_out(
+        self, call: UpstreamCall, plan: ImagePlan, served: Served
+    ) -> list[ImageResult]:
         spread: set[str] = set()
         outcomes = await asyncio.gather(
-            *(self._one(call, spread) for _ in range(plan.n)), return_exceptions=True
+            *(self._one(call, spread, served) for _ in range(plan.n)), return_exceptions=True
         )
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         for outcome in failures:
@@ -127,8 +142,8 @@ class ImageService:
             )
         return [o for o in outcomes if isinstance(o, ImageResult)]
 
-    async def _one(self, call: UpstreamCall, spread: set[str]) -> ImageResult:
-        opened = await self._dispatcher.open(call, spread=spread)
+    async def _one(self, call: UpstreamCall, spread: set[str], served: Served) -> ImageResult:
+        opened = await self._dispatcher.open(call, spread=spread, served=served)
         try:
             data = opened.prelude + b"".join([chunk async for chunk in opened.chunks])
         except httpx.HTTPError as e:
@@ -140,9 +155,11 @@ class ImageService:
         finally:
             opened.release()
             await opened.response.aclose()
-        return collect_image(data)
+        result = collect_image(data)
+        _note_image(served, result)
+        return result
 
-    async def _relay(self, opened: Opened, plan: ImagePlan) -> AsyncIterator[bytes]:
+    async def _relay(self, opened: Opened, plan: ImagePlan, served: Served) -> AsyncIterator[bytes]:
         translator = ImageStreamTranslator(plan)
         try:
             first = translator.feed(opened.prelude)
@@ -157,4 +174,15 @@ class ImageService:
         finally:
             opened.release()
             await opened.response.aclose()
-        yield translator.finish()
+        tail = translator.finish()
+        if translator.result is not None:
+            _note_image(served, translator.result)
+        elif translator.error is not None:
+            served.error_code = translator.error.code or translator.error.error_type
+        yield tail
+
+
+def _note_image(served: Served, result: ImageResult) -> None:
+    served.image_count += 1
+    # The Images API is priced by the image tool's tokens alone, as the metered API would.
+    served.add_image_usage(usage_from_codex(result.usage))

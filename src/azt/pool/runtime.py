@@ -12,6 +12,7 @@ from azt.pool.server import PoolApp, new_secret
 from azt.pool.slots import Slots
 from azt.pool.tokens import TokenManager
 from azt.pool.upstream import make_client
+from azt.records.served import ServedBoard
 from azt.store.accounts import AccountStore
 from azt.store.catalog import CatalogStore
 from azt.store.db import open_database
@@ -39,10 +40,12 @@ class PoolRuntime:
         )
         self.catalog = CatalogHolder(lambda: self.worker.run(self.catalog_store.load))
         self.secret = new_secret()
+        self.served = ServedBoard()  # what the pool tells the ledger about each request
         self.images = ImageService(
             self.dispatcher,
             ImageCache(database.parent / "images", settings.image_cache_ttl_seconds),
             settings.image_host_model,
+            self.served,
         )
         self.app = PoolApp(
             self.dispatcher,
@@ -50,6 +53,7 @@ class PoolRuntime:
             settings.codex_client_version,
             accounts=self.list_accounts,
             images=self.images,
+            board=self.served,
         )
 
     async def list_accounts(self) -> list[Account]:

@@ -7,6 +7,7 @@ live; mitmproxy streams the reply through unchanged.
 """
 
 import hmac
+import json
 import logging
 import secrets
 import time
@@ -23,8 +24,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from azt.errors import ApiError
 from azt.pool.accounts import Account
 from azt.pool.dispatch import Dispatcher, Opened, UpstreamCall
+from azt.pool.stream import StreamTracker
 from azt.pool.upstream import response_headers
 from azt.pool.usage import pooled_usage
+from azt.records.record import usage_from_codex
+from azt.records.served import REQUEST_ID_HEADER, Served, ServedBoard
 
 if TYPE_CHECKING:
     from azt.pool.images import ImageService
@@ -71,6 +75,28 @@ class _RequireSecret:
         await self._app(scope, receive, send)
 
 
+def note_stream(served: Served, tracker: StreamTracker) -> None:
+    """Copy what a relayed stream said about itself onto the request's `Served`."""
+    served.model = tracker.model or served.model
+    served.add_usage(tracker.usage)
+    served.add_image_usage(tracker.image_usage)
+    served.image_count += tracker.image_count
+    served.error_code = tracker.error_code or served.error_code
+    served.output_head = served.output_head or tracker.output_head
+
+
+def _note_reply(served: Served, body: bytes) -> None:
+    """Usage and model from a whole JSON reply (a compaction), when it has them."""
+    try:
+        reply = json.loads(body)
+    except ValueError:
+        return
+    if isinstance(reply, dict):
+        served.add_usage(usage_from_codex(reply.get("usage")))
+        if isinstance(reply.get("model"), str):
+            served.model = reply["model"]
+
+
 def _routing_headers(opened: Opened) -> dict[str, str]:
     return {
         ACCOUNT_HEADER: opened.account.key,
@@ -87,8 +113,10 @@ class PoolApp:
         *,
         accounts: AccountSource = _no_accounts,
         images: "ImageService | None" = None,
+        board: ServedBoard | None = None,
     ) -> None:
         self._dispatcher = dispatcher
+        self.board = board if board is not None else ServedBoard()
         self._accounts = accounts
         self._images = images
         self._secret = secret
@@ -143,12 +171,16 @@ class PoolApp:
         except ApiError as e:
             return error_response(e)
 
+    def _served(self, request: Request) -> Served:
+        return self.board.open(request.headers.get(REQUEST_ID_HEADER))
+
     async def responses(self, request: Request) -> Response:
+        served = self._served(request)
         call = UpstreamCall(
             "POST", "/responses", request.headers, await request.body(), stream=True
         )
         try:
-            opened = await self._dispatcher.open(call)
+            opened = await self._dispatcher.open(call, served=served)
         except ApiError as e:
             return error_response(e)
         headers = response_headers(opened.response.headers)
@@ -156,19 +188,19 @@ class PoolApp:
         headers.update(_routing_headers(opened))
         headers["content-type"] = "text/event-stream; charset=utf-8"
         return StreamingResponse(
-            self._relay(opened), status_code=opened.response.status_code, headers=headers
+            self._relay(opened, served), status_code=opened.response.status_code, headers=headers
         )
 
     async def compact(self, request: Request) -> Response:
         call = UpstreamCall("POST", "/responses/compact", request.headers, await request.body())
-        return await self._unary(call)
+        return await self._unary(call, self._served(request))
 
     async def models(self, request: Request) -> Response:
         params = dict(request.query_params)
         # The backend answers by client version; Codex always sends one, other clients may not.
         params.setdefault("client_version", self._client_version)
         call = UpstreamCall("GET", "/models", request.headers, params=params)
-        return await self._unary(call)
+        return await self._unary(call, self._served(request))
 
     async def usage(self, request: Request) -> Response:
         """The Codex usage endpoint, answered for the whole pool without asking upstream."""
@@ -180,9 +212,9 @@ class PoolApp:
         busy = [{"key": key, "in_flight": n} for key, n in sorted(slots.snapshot().items())]
         return JSONResponse({"accounts": busy, "waiting": slots.waiting})
 
-    async def _unary(self, call: UpstreamCall) -> Response:
+    async def _unary(self, call: UpstreamCall, served: Served) -> Response:
         try:
-            opened = await self._dispatcher.open(call)
+            opened = await self._dispatcher.open(call, served=served)
         except ApiError as e:
             return error_response(e)
         try:
@@ -193,11 +225,12 @@ class PoolApp:
         finally:
             opened.release()
             await opened.response.aclose()
+        _note_reply(served, body)
         headers = response_headers(opened.response.headers)
         headers.update(_routing_headers(opened))
         return Response(body, status_code=opened.response.status_code, headers=headers)
 
-    async def _relay(self, opened: Opened) -> AsyncIterator[bytes]:
+    async def _relay(self, opened: Opened, served: Served) -> AsyncIterator[bytes]:
         """Stream the reply on; if upstream breaks off, end with a `response.failed` event."""
         tracker = opened.tracker
 
@@ -240,6 +273,7 @@ class PoolApp:
             logger.exception("relaying the stream failed")
             yield tracker.failure_event("internal_error", "azt failed while relaying the stream.")
         finally:
+            note_stream(served, tracker)
             self._open.discard(opened)
             if tracker.response_id:
                 self._dispatcher.remember_response(tracker.response_id, opened.account.key)

@@ -10,6 +10,9 @@ from typing import Any
 
 from azt.dialects.sse import SseParser, encode_event
 from azt.pool.failover import PRELUDE_EVENTS, TERMINAL_EVENTS
+from azt.records.record import TokenUsage, usage_from_codex
+
+OUTPUT_HEAD_CHARS = 200
 
 
 class StreamTracker:
@@ -21,6 +24,13 @@ class StreamTracker:
         self.terminal: str | None = None
         self.saw_content = False
         self.last_event: dict[str, Any] | None = None
+        # What the reply reports about itself, for the request record.
+        self.model: str | None = None
+        self.usage: TokenUsage | None = None
+        self.image_usage: TokenUsage | None = None
+        self.image_count = 0
+        self.error_code: str | None = None
+        self.output_head = ""  # the first characters of output text (previews, if enabled)
 
     def feed(self, chunk: bytes) -> bytes:
         """Returns the bytes of every event completed by `chunk`."""
@@ -68,13 +78,44 @@ class StreamTracker:
             self.response_id = (event.get("response") or {}).get("id") or self.response_id
         if kind in TERMINAL_EVENTS:
             self.terminal = kind
+            if kind == "error":
+                error = event.get("error") if isinstance(event.get("error"), dict) else event
+                self.error_code = str(error.get("code") or error.get("type") or "error")
+            self._note_terminal(event.get("response"))
         elif kind not in PRELUDE_EVENTS:
             self.saw_content = True
+            self._note_content(kind, event)
+
+    def _note_content(self, kind: object, event: dict[str, Any]) -> None:
+        if kind == "response.output_text.delta" and len(self.output_head) < OUTPUT_HEAD_CHARS:
+            delta = event.get("delta")
+            if isinstance(delta, str):
+                self.output_head = (self.output_head + delta)[:OUTPUT_HEAD_CHARS]
+        elif kind == "response.output_item.done":
+            item = event.get("item")
+            if isinstance(item, dict) and item.get("type") == "image_generation_call":
+                self.image_count += bool(item.get("result"))
+
+    def _note_terminal(self, response: object) -> None:
+        if not isinstance(response, dict):
+            return
+        if isinstance(response.get("model"), str):
+            self.model = response["model"]
+        self.usage = usage_from_codex(response.get("usage"))
+        tool_usage = response.get("tool_usage")
+        if isinstance(tool_usage, dict):
+            self.image_usage = usage_from_codex(tool_usage.get("image_gen"))
+        error = response.get("error")
+        if isinstance(error, dict):
+            self.error_code = str(error.get("code") or error.get("type") or "response_failed")
+        elif response.get("status") == "failed":
+            self.error_code = "response_failed"
 
     def failure_event(self, code: str, message: str) -> bytes:
         """A `response.failed` closing this stream, numbered after the last event seen."""
         self.sequence_number += 1
         self.terminal = "response.failed"
+        self.error_code = code
         return encode_event(
             {
                 "type": "response.failed",

@@ -420,6 +420,8 @@ def stream_plan(fault: Fault | None, number: int, created_at: int) -> tuple[Stre
             return replace(options, text_only_in_done=True), Pacing()
         case "keepalive":
             return replace(options, keepalive=True), Pacing()
+        case "no_usage":
+            return replace(options, no_usage=True), Pacing()
         case "drop_mid_stream":
             return options, Pacing(drop_after=int(p["after_events"]))
         case "stall":

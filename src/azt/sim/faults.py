@@ -68,6 +68,7 @@ KINDS: dict[str, FaultKind] = {
         "no text deltas; the text is only in output_item.done", {}, STREAM_ONLY
     ),
     "keepalive": FaultKind("typed keepalive events between deltas", {}, STREAM_ONLY),
+    "no_usage": FaultKind("the terminal event carries no usage", {}, STREAM_ONLY),
     "no_content_type": FaultKind("200 stream without a Content-Type header", {}, STREAM_ONLY),
 }
 

@@ -106,6 +106,7 @@ class StreamOptions:
     giant_delta: int | None = None  # bytes; the whole text as one delta
     text_only_in_done: bool = False
     keepalive: bool = False
+    no_usage: bool = False  # the terminal event carries no usage object
     plan: str | None = None  # the account's plan; "free" strips the image_generation tool
 
 
@@ -620,7 +621,7 @@ def _output(
             text = giant_text(text, stream.options.giant_delta)
         yield from _message_item(stream, output_index, text)
         output_chars = len(text)
-    counts = usage(stream.body, output_chars, reasoning_chars)
+    counts = None if stream.options.no_usage else usage(stream.body, output_chars, reasoning_chars)
     ending = stream.options.ending
     if ending.kind == "incomplete":
         details = {"reason": ending.reason or "max_output_tokens"}

@@ -39,6 +39,77 @@ MIGRATIONS: list[str] = [
     ALTER TABLE accounts ADD COLUMN cooldown_until REAL;
     ALTER TABLE accounts ADD COLUMN cooldown_reason TEXT;
     """,
+    """
+    CREATE TABLE requests (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        started_at REAL NOT NULL,
+        day TEXT NOT NULL,
+        ingress TEXT NOT NULL,
+        client TEXT NOT NULL,
+        source TEXT NOT NULL,
+        source_version TEXT,
+        method TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        dialect TEXT NOT NULL,
+        stream INTEGER NOT NULL,
+        model_requested TEXT,
+        model_served TEXT,
+        account TEXT,
+        status INTEGER,
+        ok INTEGER NOT NULL,
+        error_type TEXT,
+        attempts INTEGER NOT NULL,
+        duration_ms REAL NOT NULL,
+        ttfb_ms REAL,
+        usage_known INTEGER NOT NULL,
+        input_tokens INTEGER,
+        cached_tokens INTEGER,
+        output_tokens INTEGER,
+        reasoning_tokens INTEGER,
+        total_tokens INTEGER,
+        image_count INTEGER NOT NULL,
+        image_route TEXT,
+        cost_micro_usd INTEGER,
+        preview_in TEXT,
+        preview_out TEXT
+    );
+    CREATE INDEX requests_started_at ON requests (started_at);
+    CREATE TABLE usage_rollup (
+        day TEXT NOT NULL,
+        dimension TEXT NOT NULL,
+        key TEXT NOT NULL,
+        requests INTEGER NOT NULL DEFAULT 0,
+        successes INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        failovers INTEGER NOT NULL DEFAULT 0,
+        usage_unknown INTEGER NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        cached_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+        total_tokens INTEGER NOT NULL DEFAULT 0,
+        images INTEGER NOT NULL DEFAULT 0,
+        cost_micro_usd INTEGER NOT NULL DEFAULT 0,
+        unpriced INTEGER NOT NULL DEFAULT 0,
+        duration_ms_total REAL NOT NULL DEFAULT 0,
+        ttfb_ms_total REAL NOT NULL DEFAULT 0,
+        ttfb_count INTEGER NOT NULL DEFAULT 0,
+        b100 INTEGER NOT NULL DEFAULT 0,
+        b300 INTEGER NOT NULL DEFAULT 0,
+        b500 INTEGER NOT NULL DEFAULT 0,
+        b1000 INTEGER NOT NULL DEFAULT 0,
+        b2000 INTEGER NOT NULL DEFAULT 0,
+        b5000 INTEGER NOT NULL DEFAULT 0,
+        b10000 INTEGER NOT NULL DEFAULT 0,
+        b30000 INTEGER NOT NULL DEFAULT 0,
+        b60000 INTEGER NOT NULL DEFAULT 0,
+        b120000 INTEGER NOT NULL DEFAULT 0,
+        binf INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, dimension, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX usage_rollup_by_dimension ON usage_rollup (dimension, day);
+    """,
 ]
 
 

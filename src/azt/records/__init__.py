@@ -1,0 +1,1 @@
+"""What azt remembers about each API request: metadata only, never content or credentials."""

@@ -1,0 +1,154 @@
+"""Write request records on their own thread, batched, so the event loop never waits on disk.
+
+Records queue up in memory; the writer thread takes everything waiting and commits it in one
+transaction (group commit), so a burst costs one fsync, not one per request. `close()` writes
+whatever is still queued before it returns. A failed write is retried, and if it keeps
+failing the records are reported as lost in the log, never dropped silently.
+"""
+
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+
+from azt.records.record import RequestRecord
+from azt.store.db import open_database
+from azt.store.requests import RequestStore
+
+logger = logging.getLogger(__name__)
+
+BATCH_MAX = 500
+RETRIES = 3
+PRUNE_EVERY_SECONDS = 3600.0
+
+_STOP = object()
+
+
+class RecordWriter:
+    def __init__(self, database: Path, retention_days: int) -> None:
+        self._database = database
+        self._retention_seconds = retention_days * 86400
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="azt-records", daemon=True)
+        self._last_prune = 0.0
+        self.written = 0
+        self.lost = 0
+        self._started = False
+        self._closed = False
+
+    def start(self) -> None:
+        self._started = True
+        self._thread.start()
+
+    def submit(self, record: RequestRecord) -> None:
+        if self._closed:
+            self.lost += 1
+            logger.error("a request record arrived after the log was closed; it is lost")
+            return
+        self._queue.put(record)
+
+    def flush(self) -> None:
+        """Block until every record submitted so far is committed (or reported lost)."""
+        if self._started:
+            self._queue.join()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._started and self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            conn = open_database(self._database)
+        except Exception:
+            logger.exception("cannot open %s; request records will be lost", self._database)
+            self._discard()
+            return
+        store = RequestStore(conn)
+        try:
+            self._prune(store)
+            while True:
+                first = self._queue.get()
+                batch, stop = self._drain(first)
+                self._write(store, batch)
+                for _ in range(len(batch) + int(stop)):
+                    self._queue.task_done()
+                if stop:
+                    return
+                if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
+                    self._prune(store)
+        finally:
+            conn.close()
+
+    def _drain(self, first: object) -> tuple[list[RequestRecord], bool]:
+        batch: list[RequestRecord] = []
+        item = first
+        while True:
+            if item is _STOP:
+                # Anything queued after the stop marker still gets written.
+                return batch + self._take_all(), True
+            assert isinstance(item, RequestRecord)
+            batch.append(item)
+            if len(batch) >= BATCH_MAX:
+                return batch, False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+
+    def _take_all(self) -> list[RequestRecord]:
+        taken: list[RequestRecord] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return taken
+            if isinstance(item, RequestRecord):
+                taken.append(item)
+            else:
+                self._queue.task_done()
+
+    def _discard(self) -> None:
+        """Without a database, count every record as lost, so flush() and close() still return."""
+        stopping = False
+        while True:
+            try:
+                item = self._queue.get_nowait() if stopping else self._queue.get()
+            except queue.Empty:
+                return
+            if item is _STOP:
+                stopping = True
+            else:
+                self.lost += 1
+            self._queue.task_done()
+
+    def _write(self, store: RequestStore, batch: list[RequestRecord]) -> None:
+        if not batch:
+            return
+        for attempt in range(1, RETRIES + 1):
+            try:
+                store.add(batch)
+            except Exception:
+                if attempt == RETRIES:
+                    self.lost += len(batch)
+                    logger.exception(
+                        "could not save %d request record(s); they are lost", len(batch)
+                    )
+                    return
+                logger.warning("saving request records failed; retrying", exc_info=True)
+                time.sleep(0.2 * attempt)
+            else:
+                self.written += len(batch)
+                return
+
+    def _prune(self, store: RequestStore) -> None:
+        self._last_prune = time.monotonic()
+        try:
+            removed = store.prune(time.time() - self._retention_seconds)
+        except Exception:
+            logger.warning("pruning old request records failed", exc_info=True)
+            return
+        if removed:
+            logger.info("removed %d request record(s) past the retention period", removed)

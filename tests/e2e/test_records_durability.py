@@ -1,0 +1,125 @@
+"""Records survive a restart and a kill -9: every committed record is kept, totals agree."""
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from azt.gateway import Gateway
+from azt.pool.runtime import PoolRuntime
+from azt.runtime_file import RUNTIME_FILE
+from azt.sim.state import SimState
+from azt.store.accounts import AccountStore
+from azt.store.db import open_database
+from support.rig import settings_for
+
+CHAT = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "Reply with PONG."}]}
+
+
+async def _run_gateway(
+    sim: tuple[SimState, str], home: Path, certs: Path, vocabulary: Path, requests: int
+) -> dict:
+    """Start a gateway on `home`'s database, send chats, return the usage summary, stop."""
+    state, sim_url = sim
+    settings = settings_for(sim_url, tokenizer_file=str(vocabulary))
+    runtime = PoolRuntime(settings, home / "azt.db")
+    if not runtime.accounts.list():
+        runtime.accounts.upsert(state.pool_account("one@example.com"))
+    gateway = Gateway(runtime, confdir=str(certs))
+    listeners = await gateway.start()
+    try:
+        async with httpx.AsyncClient(base_url=listeners.base_url, timeout=20) as client:
+            for _ in range(requests):
+                reply = await client.post("/v1/chat/completions", json=CHAT)
+                assert reply.status_code == 200
+            return (await client.get("/_gateway/admin/usage")).json()
+    finally:
+        await gateway.stop()
+        await runtime.aclose()
+
+
+async def test_totals_survive_a_restart(
+    sim_server: tuple[SimState, str], tmp_path: Path, certs_dir: Path, vocabulary: Path
+) -> None:
+    first = await _run_gateway(sim_server, tmp_path, certs_dir, vocabulary, 3)
+    second = await _run_gateway(sim_server, tmp_path, certs_dir, vocabulary, 2)
+    assert first["lifetime"]["requests"] == 3
+    assert second["process"]["requests"] == 2  # this process only
+    assert second["lifetime"]["requests"] == 5
+    assert second["lifetime"]["total_tokens"] == 5 * first["lifetime"]["total_tokens"] // 3
+    assert second["lifetime"]["cost_micro_usd"] > first["lifetime"]["cost_micro_usd"]
+
+
+def _gateway_process(home: Path, sim_url: str, vocabulary: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AZT_")},
+        "AZT_HOME": str(home),
+        "AZT_PORT": "0",
+        "AZT_PROXY": "false",
+        "AZT_CODEX_BASE_URL": f"{sim_url}/backend-api/codex",
+        "AZT_CHATGPT_BASE_URL": f"{sim_url}/backend-api",
+        "AZT_AUTH_BASE_URL": sim_url,
+        "AZT_TOKENIZER_FILE": str(vocabulary),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", "from azt.cli.main import main; main()", "start"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def _base_url(home: Path, process: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the gateway exited early"
+        path = home / RUNTIME_FILE
+        if path.exists():
+            return json.loads(path.read_text())["base_url"]
+        await asyncio.sleep(0.1)
+    raise AssertionError("the gateway did not start")
+
+
+async def test_kill_9_keeps_every_committed_record(
+    sim_server: tuple[SimState, str], tmp_path: Path, vocabulary: Path
+) -> None:
+    state, sim_url = sim_server
+    conn = open_database(tmp_path / "azt.db")
+    AccountStore(conn).upsert(state.pool_account("one@example.com"))
+    conn.close()
+    process = _gateway_process(tmp_path, sim_url, vocabulary)
+    try:
+        base_url = await _base_url(tmp_path, process)
+        async with httpx.AsyncClient(base_url=base_url, timeout=20) as client:
+            replies = await asyncio.gather(
+                *(client.post("/v1/chat/completions", json=CHAT) for _ in range(20))
+            )
+            assert all(r.status_code == 200 for r in replies)
+            # The admin API answers once everything recorded so far is committed.
+            listed = (await client.get("/_gateway/admin/requests?limit=100")).json()
+            assert listed["total"] == 20
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    db = sqlite3.connect(tmp_path / "azt.db")
+    try:
+        (raw,) = db.execute("SELECT COUNT(*) FROM requests").fetchone()
+        (rolled,) = db.execute(
+            "SELECT SUM(requests) FROM usage_rollup WHERE dimension = 'all'"
+        ).fetchone()
+        (tokens,) = db.execute("SELECT SUM(total_tokens) FROM requests").fetchone()
+        (rolled_tokens,) = db.execute(
+            "SELECT SUM(total_tokens) FROM usage_rollup WHERE dimension = 'all'"
+        ).fetchone()
+    finally:
+        db.close()
+    assert raw == rolled == 20
+    assert tokens == rolled_tokens > 0
