@@ -19,6 +19,7 @@ from azt.metrics import (
 from azt.pool.accounts import Account, AccountStatus
 from azt.records.record import IMAGES_API, RequestRecord, TokenUsage
 from support.accounts import make_account
+from support.records import make_record as shared_record
 
 NOW = 1_800_000_000.0
 
@@ -28,29 +29,19 @@ Samples = dict[str, dict[Labels, float]]
 
 def make_record(**changes: Any) -> RequestRecord:
     """A successful streamed chat request on account a/-; any field can be overridden."""
-    base = RequestRecord(
-        id="flow-1",
-        started_at=NOW,
-        ingress="reverse",
-        client="127.0.0.1",
-        source="openai-sdk-python",
-        source_version="1.60.0",
-        method="POST",
-        endpoint="chat.completions",
-        dialect="openai",
-        stream=True,
-        model_requested="gpt-5.4",
-        model_served="gpt-5.4",
-        account="a/-",
-        status=200,
-        error_type=None,
-        attempts=1,
-        duration_ms=1500.0,
-        ttfb_ms=200.0,
-        usage=TokenUsage(input=1000, cached=400, output=300, reasoning=120, total=1300),
-        cost_micro_usd=2500,
-    )
-    return replace(base, **changes)
+    values: dict[str, Any] = {
+        "started_at": NOW,
+        "source": "openai-sdk-python",
+        "source_version": "1.60.0",
+        "dialect": "openai",
+        "stream": True,
+        "account": "a/-",
+        "duration_ms": 1500.0,
+        "ttfb_ms": 200.0,
+        "usage": TokenUsage(input=1000, cached=400, output=300, reasoning=120, total=1300),
+        "cost_micro_usd": 2500,
+    }
+    return shared_record(**(values | changes))
 
 
 def secret_account(key: str, **changes: Any) -> Account:

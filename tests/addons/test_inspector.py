@@ -17,6 +17,7 @@ from mitmproxy.test import tflow, tutils
 from azt.addons.inspector import FlowFeed, Inspector, InspectorError, read_states
 from azt.addons.redaction import REDACTED, Redactor
 from azt.pool.server import SECRET_HEADER
+from support.ports import port_is_free
 
 POOL_SECRET = "pool-secret-8e2a71"
 BEARER = "sk-planted-bearer-inspector"
@@ -26,15 +27,6 @@ def ui_address(url: str) -> tuple[str, str]:
     """The UI's base URL and its access token, from the URL the inspector announces."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}", parse_qs(parts.query)["token"][0]
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 async def wait_for_flows(

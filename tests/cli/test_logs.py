@@ -1,7 +1,6 @@
 """`azt logs`: the request log read straight from the database, filtered, and followed."""
 
 import json
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from typing import Any
@@ -25,6 +24,7 @@ from azt.records.record import RequestRecord, TokenUsage
 from azt.store.accounts import AccountStore
 from azt.store.db import open_database
 from azt.store.requests import RequestFilter, RequestStore
+from support.records import make_record
 
 KEY_A = "acct-aaaa1111-2222-3333-4444-555566667777/user-AlphaAlphaAlpha"
 KEY_B = "acct-bbbb1111-2222-3333-4444-555566667777/user-BravoBravoBravo"
@@ -37,29 +37,21 @@ def noon(days_ago: int = 0) -> float:
 
 
 def record(number: int, **changes: Any) -> RequestRecord:
-    base = RequestRecord(
-        id=f"req-{number}",
-        started_at=noon() + number,
-        ingress="reverse",
-        client="127.0.0.1",
-        source="codex-cli",
-        source_version="0.169.0",
-        method="POST",
-        endpoint="codex.responses",
-        dialect="codex",
-        stream=True,
-        model_requested="gpt-5.4",
-        model_served="gpt-5.4",
-        account=KEY_A,
-        status=200,
-        error_type=None,
-        attempts=1,
-        duration_ms=1234.0,
-        ttfb_ms=321.0,
-        usage=TokenUsage(input=1500, cached=500, output=250, reasoning=100, total=1750),
-        cost_micro_usd=1_234_567,
-    )
-    return replace(base, **changes)
+    values: dict[str, Any] = {
+        "id": f"req-{number}",
+        "started_at": noon() + number,
+        "source": "codex-cli",
+        "source_version": "0.169.0",
+        "endpoint": "codex.responses",
+        "dialect": "codex",
+        "stream": True,
+        "account": KEY_A,
+        "duration_ms": 1234.0,
+        "ttfb_ms": 321.0,
+        "usage": TokenUsage(input=1500, cached=500, output=250, reasoning=100, total=1750),
+        "cost_micro_usd": 1_234_567,
+    }
+    return make_record(**(values | changes))
 
 
 def add(*records: RequestRecord) -> None:

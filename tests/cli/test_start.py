@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from azt.cli.start import is_loopback
+from support.ports import port_is_free
 
 
 def launch(*args: str, env_home: Path) -> subprocess.Popen[str]:
@@ -40,15 +41,6 @@ def read_banner(process: subprocess.Popen[str], timeout: float = 20) -> str:
     process.kill()
     _, stderr = process.communicate()
     raise AssertionError("no banner; stderr:\n" + stderr)
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def test_demo_answers_curl_and_stops_cleanly_on_ctrl_c(azt_home: Path) -> None:

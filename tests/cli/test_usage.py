@@ -4,7 +4,6 @@ import csv
 import io
 import json
 import time
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from typing import Any
@@ -20,6 +19,7 @@ from azt.records.record import RequestRecord, TokenUsage
 from azt.store.accounts import AccountStore
 from azt.store.db import open_database
 from azt.store.requests import RequestStore
+from support.records import make_record
 
 KEY_A = "acct-aaaa1111-2222-3333-4444-555566667777/user-AlphaAlphaAlpha"
 KEY_B = "acct-bbbb1111/user-Bravo"
@@ -33,29 +33,21 @@ def noon(days_ago: int = 0) -> float:
 
 
 def record(number: int, **changes: Any) -> RequestRecord:
-    base = RequestRecord(
-        id=f"req-{number}",
-        started_at=noon(),
-        ingress="reverse",
-        client="127.0.0.1",
-        source="codex-cli",
-        source_version=None,
-        method="POST",
-        endpoint="codex.responses",
-        dialect="codex",
-        stream=True,
-        model_requested="gpt-5.4",
-        model_served="gpt-5.4",
-        account=KEY_A,
-        status=200,
-        error_type=None,
-        attempts=1,
-        duration_ms=400.0,
-        ttfb_ms=100.0,
-        usage=TokenUsage(input=1000, cached=200, output=300, reasoning=50, total=1300),
-        cost_micro_usd=1_500_000,
-    )
-    return replace(base, **changes)
+    values: dict[str, Any] = {
+        "id": f"req-{number}",
+        "started_at": noon(),
+        "source": "codex-cli",
+        "source_version": None,
+        "endpoint": "codex.responses",
+        "dialect": "codex",
+        "stream": True,
+        "account": KEY_A,
+        "duration_ms": 400.0,
+        "ttfb_ms": 100.0,
+        "usage": TokenUsage(input=1000, cached=200, output=300, reasoning=50, total=1300),
+        "cost_micro_usd": 1_500_000,
+    }
+    return make_record(**(values | changes))
 
 
 def add(*records: RequestRecord) -> None:

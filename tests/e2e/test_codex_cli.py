@@ -81,6 +81,11 @@ stream_max_retries = 0
     assert turns[0].headers["authorization"] != "Bearer sk-client"
     assert turns[0].headers["originator"].startswith("codex")
     assert turns[0].body["instructions"] == ""
+    # The turn is recorded as the Codex CLI's, with the usage the backend reported.
+    listed = (await rig.client.get("/_gateway/admin/requests?source=codex-cli")).json()["data"]
+    endpoint = "codex.responses" if root == "/codex/v1" else "responses.create"
+    turn = next(r for r in listed if r["endpoint"] == endpoint)
+    assert turn["source_version"] and turn["ok"] and turn["usage"]["total_tokens"] > 0
 
 
 async def test_builtin_provider_falls_back_from_websocket_at_once(rig: Rig, tmp_path: Path) -> None:

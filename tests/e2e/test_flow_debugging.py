@@ -1,7 +1,6 @@
 """Debugging flows end to end: `save_flows` files and the `inspect` UI, with real clients."""
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from io import BytesIO
@@ -21,6 +20,7 @@ from azt.pool.accounts import Account
 from azt.pool.runtime import PoolRuntime
 from azt.pool.server import SECRET_HEADER
 from azt.sim.state import SimState
+from support.ports import port_is_free
 from support.rig import settings_for
 
 API_KEY = "sk-planted-secret-123"
@@ -96,15 +96,6 @@ def secrets_of(running: Running) -> dict[str, str]:
         "refresh token": running.account.refresh_token,
         "prompt": PROMPT,
     }
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 async def test_saved_flows_open_in_mitmproxy_and_hold_no_secret(

@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+from click.testing import CliRunner
 
+from azt.cli.main import cli
 from azt.gateway import Gateway
 from azt.pool.runtime import PoolRuntime
 from azt.runtime_file import RUNTIME_FILE
@@ -88,7 +91,10 @@ async def _base_url(home: Path, process: subprocess.Popen[bytes]) -> str:
 
 
 async def test_kill_9_keeps_every_committed_record(
-    sim_server: tuple[SimState, str], tmp_path: Path, vocabulary: Path
+    sim_server: tuple[SimState, str],
+    tmp_path: Path,
+    vocabulary: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     state, sim_url = sim_server
     conn = open_database(tmp_path / "azt.db")
@@ -123,3 +129,12 @@ async def test_kill_9_keeps_every_committed_record(
         db.close()
     assert raw == rolled == 20
     assert tokens == rolled_tokens > 0
+
+    # The CLI reads the same database with the gateway gone.
+    monkeypatch.setenv("AZT_HOME", str(tmp_path))
+    usage = CliRunner().invoke(cli, ["usage", "--json"])
+    assert usage.exit_code == 0, usage.output
+    lifetime = json.loads(usage.output)["lifetime"]
+    assert (lifetime["requests"], lifetime["total_tokens"]) == (20, tokens)
+    logs = CliRunner().invoke(cli, ["logs", "--json", "-n", "100"])
+    assert len(logs.output.splitlines()) == 20

@@ -6,32 +6,17 @@ from typing import Any
 import pytest
 
 from azt.records.record import RequestRecord, TokenUsage, usage_from_codex
+from support.records import make_record as shared_record
 
 
 def make_record(**overrides: Any) -> RequestRecord:
     fields: dict[str, Any] = {
-        "id": "flow-1",
         "started_at": 1_800_000_000.5,
-        "ingress": "reverse",
-        "client": "127.0.0.1",
-        "source": "curl",
-        "source_version": "8.5.0",
-        "method": "POST",
-        "endpoint": "chat.completions",
-        "dialect": "chat",
-        "stream": False,
-        "model_requested": "gpt-5.4",
-        "model_served": "gpt-5.4",
-        "account": "acct-a",
-        "status": 200,
-        "error_type": None,
-        "attempts": 1,
         "duration_ms": 1234.5678,
         "ttfb_ms": 210.1234,
-        "usage": TokenUsage(input=100, cached=40, output=50, reasoning=20, total=150),
+        "cost_micro_usd": None,
     }
-    fields.update(overrides)
-    return RequestRecord(**fields)
+    return shared_record(**(fields | overrides))
 
 
 # -- usage_from_codex ------------------------------------------------------------------------

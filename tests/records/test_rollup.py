@@ -17,33 +17,19 @@ from azt.records.rollup import (
     cuts,
     sort_rows,
 )
+from support.records import make_record as shared_record
 
 
 def make_record(**overrides: Any) -> RequestRecord:
-    fields: dict[str, Any] = {
-        "id": "flow-1",
-        "started_at": 1_800_000_000.0,
-        "ingress": "reverse",
-        "client": "127.0.0.1",
+    """A streamed Responses request from the Codex CLI."""
+    streamed: dict[str, Any] = {
         "source": "codex-cli",
         "source_version": "0.169.0",
-        "method": "POST",
         "endpoint": "responses",
         "dialect": "responses",
         "stream": True,
-        "model_requested": "gpt-5.4",
-        "model_served": "gpt-5.4",
-        "account": "acct-a",
-        "status": 200,
-        "error_type": None,
-        "attempts": 1,
-        "duration_ms": 250.0,
-        "ttfb_ms": 40.0,
-        "usage": TokenUsage(input=100, cached=40, output=50, reasoning=20, total=150),
-        "cost_micro_usd": 500,
     }
-    fields.update(overrides)
-    return RequestRecord(**fields)
+    return shared_record(**(streamed | overrides))
 
 
 # -- buckets ----------------------------------------------------------------------------------

@@ -15,33 +15,19 @@ from azt.records.record import RequestRecord, TokenUsage
 from azt.records.writer import BATCH_MAX, RETRIES, RecordWriter
 from azt.store.db import open_database
 from azt.store.requests import RequestStore
+from support.records import make_record as shared_record
 
 
 def make_record(n: int, **overrides: Any) -> RequestRecord:
     values: dict[str, Any] = {
         "id": f"r{n}",
         "started_at": time.time() - 60 + n / 1000,
-        "ingress": "reverse",
-        "client": "127.0.0.1",
-        "source": "curl",
-        "source_version": "8.5.0",
-        "method": "POST",
-        "endpoint": "chat.completions",
-        "dialect": "chat",
-        "stream": False,
-        "model_requested": "gpt-5.4",
-        "model_served": "gpt-5.4",
-        "account": "acct-a",
-        "status": 200,
-        "error_type": None,
-        "attempts": 1,
         "duration_ms": 120.0,
         "ttfb_ms": 30.0,
         "usage": TokenUsage(input=10, cached=2, output=5, reasoning=1, total=15),
         "cost_micro_usd": 42,
     }
-    values.update(overrides)
-    return RequestRecord(**values)
+    return shared_record(**(values | overrides))
 
 
 @pytest.fixture

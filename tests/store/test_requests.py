@@ -15,6 +15,7 @@ from azt.records.rollup import BUCKET_BOUNDS_MS, BUCKET_COLUMNS, Aggregate
 from azt.store import db
 from azt.store.db import open_database
 from azt.store.requests import RequestFilter, RequestStore, by_key, local_day
+from support.records import make_record as shared_record
 
 TODAY = date(2026, 11, 22)
 
@@ -28,27 +29,13 @@ def make_record(n: int, **overrides: Any) -> RequestRecord:
     values: dict[str, Any] = {
         "id": f"r{n}",
         "started_at": at(22, 10, 0, n),
-        "ingress": "reverse",
-        "client": "127.0.0.1",
         "source": "codex-cli",
         "source_version": "0.169.0",
-        "method": "POST",
         "endpoint": "responses",
         "dialect": "responses",
         "stream": True,
-        "model_requested": "gpt-5.4",
-        "model_served": "gpt-5.4",
-        "account": "acct-a",
-        "status": 200,
-        "error_type": None,
-        "attempts": 1,
-        "duration_ms": 250.0,
-        "ttfb_ms": 40.0,
-        "usage": TokenUsage(input=100, cached=40, output=50, reasoning=20, total=150),
-        "cost_micro_usd": 500,
     }
-    values.update(overrides)
-    return RequestRecord(**values)
+    return shared_record(**(values | overrides))
 
 
 @pytest.fixture
