@@ -8,7 +8,7 @@ proxy listener gets nothing.
 import ipaddress
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from mitmproxy import http
@@ -82,7 +82,8 @@ def request_filter(query: Any) -> RequestFilter:
         try:
             since_ts = float(since)
         except ValueError:
-            since_ts = _period_start(since)
+            day = since_day(since)
+            since_ts = datetime(day.year, day.month, day.day).timestamp()
     errors = (query.get("errors") or "").lower()
     if errors not in ("", "0", "1", "true", "false"):
         raise ApiError(400, "`errors` must be true or false.", param="errors")
@@ -100,12 +101,12 @@ def request_filter(query: Any) -> RequestFilter:
     )
 
 
-def _period_start(text: str) -> float:
+def since_day(text: str) -> date:
+    """The first day `since` covers; a 400 naming the parameter when it cannot be read."""
     try:
-        day = parse_since(text)
+        return parse_since(text)
     except ValueError as e:
         raise ApiError(400, str(e), param="since") from None
-    return datetime(day.year, day.month, day.day).timestamp()
 
 
 class AdminApi:
@@ -134,10 +135,7 @@ class AdminApi:
                 flow.response = http.Response.make(200, text, {"content-type": CONTENT_TYPE})
             elif route.name == "admin.usage":
                 since = flow.request.query.get("since")
-                try:
-                    day = parse_since(since) if since else None
-                except ValueError as e:
-                    raise ApiError(400, str(e), param="since") from None
+                day = since_day(since) if since else None
                 self._json(flow, await self._recorder.summary(day))
             else:
                 self._json(flow, await self._recorder.requests(request_filter(flow.request.query)))

@@ -47,6 +47,8 @@ class Ledger:
         self._board = board if board is not None else ServedBoard()
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(PASSTHROUGH):
+            return
         route = route_of(flow)
         codex = route is not None and route.kind == "codex"
         flow.metadata[SOURCE] = detect_source(flow.request.headers, codex_route=codex)

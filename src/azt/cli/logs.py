@@ -3,12 +3,11 @@
 The gateway writes records to the SQLite database (WAL); this command reads the same file, so
 it works whether or not the gateway is running. Records hold metadata only.
 
-Also home to what `azt usage` shares with it: `--since` parsing, number formats, rendering.
+Also home to what `azt usage` shares with it: number formats and rendering.
 """
 
 import io
 import json
-import re
 import shutil
 import sqlite3
 import sys
@@ -16,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import click
@@ -25,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from azt.config import database_path
+from azt.records.periods import parse_moment
 from azt.records.record import RequestRecord
 from azt.records.sources import LABELS, label_of
 from azt.store.accounts import AccountStore
@@ -39,31 +39,6 @@ DASH = "—"
 Batch = list[tuple[int, RequestRecord]]
 
 # --- shared with `azt usage` -------------------------------------------------------------
-
-_DURATION = re.compile(r"(\d{1,5})([dh])")  # the grammar of `azt usage --since`, to the hour
-
-
-def parse_moment(text: str, now: float) -> float:
-    """`24h`, `7d` (that long before `now`) or an ISO date or time (local) as unix seconds.
-
-    Raises ValueError with a message fit to show the user.
-    """
-    cleaned = text.strip().lower()
-    match = _DURATION.fullmatch(cleaned)
-    if match:
-        amount, unit = int(match[1]), match[2]
-        if amount == 0:
-            raise ValueError("the period must be at least 1h or 1d")
-        if unit == "h":
-            return now - amount * 3600
-        # Calendar days on the local clock, so `7d` lands on the same wall time a week ago.
-        return (datetime.fromtimestamp(now) - timedelta(days=amount)).timestamp()
-    try:
-        return datetime.fromisoformat(cleaned.upper()).timestamp()  # naive means local time
-    except (ValueError, OverflowError, OSError):
-        raise ValueError(
-            f"cannot read {text!r} as a time: use 24h, 7d or a date like 2026-11-01"
-        ) from None
 
 
 class SinceType(click.ParamType):

@@ -28,7 +28,7 @@ from azt.cli.logs import (
 )
 from azt.config import database_path
 from azt.records.periods import parse_since
-from azt.records.rollup import BUCKET_BOUNDS_MS
+from azt.records.rollup import BUCKET_BOUNDS_MS, Aggregate
 from azt.records.sources import label_of
 from azt.records.summary import TREND_DAYS, usage_summary
 from azt.store.accounts import AccountStore
@@ -44,26 +44,8 @@ DIMENSIONS = {
     "image-route": "image_route",
 }
 
-# The counters of a breakdown row, in CSV column order (the summary's names).
-CSV_COUNTERS = (
-    "requests",
-    "successes",
-    "failures",
-    "failovers",
-    "usage_unknown",
-    "input_tokens",
-    "cached_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-    "images",
-    "cost_micro_usd",
-    "cost_usd",
-    "unpriced",
-    "average_duration_ms",
-    "average_ttfb_ms",
-    "p95_duration_ms",
-)
+# The counters of a breakdown row, in CSV column order: the summary row's, bar the buckets.
+CSV_COUNTERS = tuple(name for name in Aggregate().as_json() if name != "duration_buckets")
 
 TREND_BAR_WIDTH = 24
 
