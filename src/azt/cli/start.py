@@ -105,7 +105,9 @@ def banner(listeners: Listeners, runtime: PoolRuntime, site: Site) -> str:
         f"  Accounts         {len(accounts)}" + (f" (default: {default})" if default else "")
     )
     lines.append(f"  State            {site.home}")
-    lines.append(f"  Usage            {listeners.base_url}/_gateway/admin/usage  (azt usage)")
+    # `azt usage` reads the data directory, not a demo's throwaway home.
+    usage_hint = "" if site.demo else "  (azt usage)"
+    lines.append(f"  Usage            {listeners.base_url}/_gateway/admin/usage{usage_hint}")
     if site.settings.save_flows:
         lines.append(f"  Saving flows to  {site.settings.save_flows}")
     if listeners.inspect_url:
