@@ -17,7 +17,7 @@ UNDICI := .e2e/node_modules/undici/package.json
 JS_TIKTOKEN_VERSION := 1.0.21
 VOCAB := .e2e/o200k_base.tiktoken
 
-.PHONY: start test lint e2e e2e-deps bench clean
+.PHONY: start test lint e2e e2e-deps bench bench-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "azt needs Python >= 3.12 (found " + sys.version.split()[0] + ")")'
@@ -56,12 +56,23 @@ $(VOCAB): $(STAMP)
 e2e: e2e-deps $(VOCAB)  ## real clients (Codex CLI, Node and Python SDKs) against azt and the simulator
 	$(BIN)/pytest -q tests/e2e
 
-bench: $(STAMP)  ## gateway vs direct, side by side
-	$(BIN)/python benchmarks/bench_codex_passthrough.py $(ARGS)
+# LiteLLM, the peer the latency benchmark compares with, in a virtualenv of its own.
+LITELLM_VERSION := 1.106.2
+LITELLM := .bench/litellm/bin/litellm
+
+$(LITELLM):
+	$(PYTHON) -m venv .bench/litellm
+	.bench/litellm/bin/pip install --quiet --upgrade pip
+	.bench/litellm/bin/pip install --quiet "litellm[proxy]==$(LITELLM_VERSION)"
+
+bench-deps: $(LITELLM)
+
+bench: $(STAMP) bench-deps  ## every benchmark against azt sim (make bench ARGS="latency --quick")
+	$(BIN)/python benchmarks/run.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) .e2e build dist src/*.egg-info
+	rm -rf $(VENV) .e2e .bench build dist src/*.egg-info
