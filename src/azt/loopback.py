@@ -44,6 +44,8 @@ class LoopbackServer:
             log_level=logging.WARNING,
             access_log=False,
             server_header=False,
+            # Only azt's own addons and tests talk to these servers; no forwarding headers.
+            proxy_headers=False,
             lifespan="off",
             timeout_keep_alive=75,
             timeout_graceful_shutdown=1,

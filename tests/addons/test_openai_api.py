@@ -6,6 +6,7 @@ from azt.addons.flowstate import BODY, ROUTE, ROUTED, TRANSLATION
 from azt.addons.ingress import Ingress
 from azt.addons.openai_api import CounterHolder, OpenAIApi, StreamAdapter, Translation
 from azt.config import Settings
+from azt.pool.server import WHOLE_REPLY_HEADER
 from azt.routes import resolve
 
 
@@ -62,6 +63,20 @@ async def test_chat_request_is_translated_and_routed(make_flow, catalog) -> None
     assert upstream["model"] == "gpt-5.4" and upstream["stream"] is True
     assert flow.request.path == "/responses" and flow.request.port == 4242
     assert isinstance(flow.metadata[TRANSLATION], Translation)
+
+
+async def test_only_a_non_streaming_client_lets_the_pool_send_the_reply_whole(
+    make_flow, catalog
+) -> None:
+    messages = [{"role": "user", "content": "hi"}]
+    whole = await plan({"model": "gpt-5.4", "messages": messages}, make_flow, catalog)
+    assert whole.request.headers[WHOLE_REPLY_HEADER] == "1"
+    body = {"model": "gpt-5.4", "messages": messages, "stream": True}
+    streamed = await plan(body, make_flow, catalog)
+    assert WHOLE_REPLY_HEADER not in streamed.request.headers
+    body = {"model": "gpt-5.4", "input": "hi", "stream": True}
+    streamed = await plan(body, make_flow, catalog, path="/v1/responses")
+    assert WHOLE_REPLY_HEADER not in streamed.request.headers
 
 
 async def test_missing_and_unknown_models(make_flow, catalog) -> None:

@@ -10,7 +10,13 @@ from azt.errors import ApiError
 from azt.loopback import LoopbackServer
 from azt.pool.accounts import Account
 from azt.pool.dispatch import Opened, UpstreamCall
-from azt.pool.server import ACCOUNT_HEADER, ATTEMPTS_HEADER, SECRET_HEADER, PoolApp
+from azt.pool.server import (
+    ACCOUNT_HEADER,
+    ATTEMPTS_HEADER,
+    SECRET_HEADER,
+    WHOLE_REPLY_HEADER,
+    PoolApp,
+)
 from azt.pool.slots import Slots
 from azt.pool.stream import StreamTracker
 from support.accounts import make_account
@@ -193,3 +199,46 @@ async def test_usage_is_answered_from_the_pooled_accounts() -> None:
     assert response.json()["rate_limit"]["allowed"] is True
     assert response.json()["plan_type"] == "plus"
     assert dispatcher.calls == []
+
+
+async def _paced(*parts: bytes, produced: list[bytes]) -> AsyncIterator[bytes]:
+    for part in parts:
+        await asyncio.sleep(0.02)  # each part leaves on its own unless something holds it
+        produced.append(part)
+        yield part
+
+
+async def _first_piece(whole_reply: bool) -> tuple[bytes, list[bytes], bytes]:
+    """The first body piece the client received, what had been produced by then, and all."""
+    produced: list[bytes] = []
+    completed = encode_event({"type": "response.completed", "response": {"id": "resp_1"}})
+    pool, _ = client_for(FakeDispatcher(_paced(CREATED, DELTA, completed, produced=produced)))
+    headers = {SECRET_HEADER: SECRET}
+    if whole_reply:
+        headers[WHOLE_REPLY_HEADER] = "1"
+    async with (
+        LoopbackServer(pool.asgi()) as server,
+        httpx.AsyncClient() as client,
+        client.stream("POST", f"{server.url}/responses", content=b"{}", headers=headers) as reply,
+    ):
+        pieces = reply.aiter_bytes()
+        first = await anext(pieces)
+        seen = list(produced)
+        rest = b"".join([piece async for piece in pieces])
+    return first, seen, first + rest
+
+
+async def test_a_whole_reply_leaves_in_one_piece_once_complete() -> None:
+    first, seen, body = await _first_piece(whole_reply=True)
+    assert len(seen) == 3 and first == body  # nothing left before the last event was read
+    assert [e["type"] for e in events_of(body)] == [
+        "response.created",
+        "response.output_text.delta",
+        "response.completed",
+    ]
+
+
+async def test_a_streamed_reply_leaves_event_by_event() -> None:
+    first, seen, body = await _first_piece(whole_reply=False)
+    assert first == CREATED and len(seen) < 3
+    assert len(events_of(body)) == 3

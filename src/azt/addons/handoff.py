@@ -8,7 +8,7 @@ from mitmproxy import http
 
 from azt.addons.flowstate import INTERCEPTED, ROUTED
 from azt.pool.dispatch import AFFINITY_HEADER, NEEDS_HEADER, OWNER_HEADER
-from azt.pool.server import SECRET_HEADER
+from azt.pool.server import SECRET_HEADER, WHOLE_REPLY_HEADER
 from azt.records.served import REQUEST_ID_HEADER
 
 # Request headers that must not reach the pool (credentials, encodings already undone).
@@ -68,8 +68,13 @@ def hand_to_pool(
     affinity: str | None = None,
     owner: str | None = None,
     needs: str | None = None,
+    whole_reply: bool = False,
 ) -> None:
-    """Send the flow to the pool; `affinity`, `owner` and `needs` steer which account serves."""
+    """Send the flow to the pool; `affinity`, `owner` and `needs` steer which account serves.
+
+    `whole_reply` tells the pool that the reply is read only once complete (a non-streaming
+    client), so it may send it in one piece.
+    """
     request = flow.request
     for name in (
         *_DROPPED_HEADERS,
@@ -78,6 +83,7 @@ def hand_to_pool(
         NEEDS_HEADER,
         PUBLIC_BASE_HEADER,
         REQUEST_ID_HEADER,
+        WHOLE_REPLY_HEADER,
     ):
         request.headers.pop(name, None)
     request.headers[REQUEST_ID_HEADER] = flow.id  # the pool reports what it did under this id
@@ -88,6 +94,8 @@ def hand_to_pool(
         request.headers[AFFINITY_HEADER] = affinity
     if owner:
         request.headers[OWNER_HEADER] = owner
+    if whole_reply:
+        request.headers[WHOLE_REPLY_HEADER] = "1"
     if request.raw_content:
         request.headers["content-length"] = str(len(request.raw_content))
     request.scheme = "http"

@@ -144,6 +144,7 @@ class OpenAIApi:
             self._pool_port,
             self._secret,
             affinity=affinity_key(upstream, flow.request.headers),
+            whole_reply=not translation.stream,
         )
 
     async def _plan(self, route: str, body: dict[str, Any]) -> tuple[Translation, dict[str, Any]]:

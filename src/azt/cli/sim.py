@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from azt import eventloop
 from azt.cli.common import EXIT_UNAVAILABLE, fail
 from azt.loopback import LoopbackServer
 from azt.sim.app import create_app
@@ -144,7 +145,7 @@ def sim_command(
     state.image_delay = image_delay
     files = write_auth_files(state, auth_dir or Path(tempfile.mkdtemp(prefix="azt-sim-")))
     try:
-        asyncio.run(serve(state, host, port, lambda url: click.echo(banner(url, files))))
+        eventloop.run(serve(state, host, port, lambda url: click.echo(banner(url, files))))
     except OSError as e:
         fail(f"cannot listen on {host}:{port}: {e.strerror or e}", EXIT_UNAVAILABLE)
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from azt import __version__
+from azt import __version__, eventloop
 from azt.certs import ca_dir
 from azt.cli.common import EXIT_UNAVAILABLE, fail
 from azt.config import Settings, data_dir, database_path, load_settings
@@ -237,7 +237,7 @@ def start(
             bold=True,
             err=True,
         )
-    asyncio.run(run(settings, demo))
+    eventloop.run(run(settings, demo))
 
 
 COMMANDS = [start]

@@ -5,6 +5,7 @@ serves it until its reply ends. An attempt is abandoned for the next account on 
 refresh), 403, 429, 5xx, transport errors, silence, and an overload event inside a 200 stream,
 as long as no content has reached the client. Attempts are bounded and share one deadline.
 Usage and rate limits bench the account until their reset, in memory and on disk.
+Accounts come from the in-memory `AccountBook`: the common path touches no database.
 """
 
 import itertools
@@ -20,6 +21,7 @@ import httpx
 from azt.config import Settings
 from azt.errors import ApiError
 from azt.pool.accounts import Account
+from azt.pool.book import AccountBook
 from azt.pool.failover import (
     Failure,
     Verdict,
@@ -42,9 +44,6 @@ from azt.pool.stream import StreamTracker
 from azt.pool.tokens import TokenError, TokenManager
 from azt.pool.upstream import join, request_headers, strip_image_tool
 from azt.records.served import Served
-from azt.store.accounts import AccountStore
-from azt.store.worker import StoreWorker
-from azt.tasks import spawn
 
 logger = logging.getLogger(__name__)
 
@@ -100,15 +99,13 @@ class Dispatcher:
         settings: Settings,
         client: httpx.AsyncClient,
         tokens: TokenManager,
-        store: AccountStore,
-        worker: StoreWorker,
+        book: AccountBook,
         slots: Slots,
     ) -> None:
         self._settings = settings
         self._client = client
         self._tokens = tokens
-        self._store = store
-        self._worker = worker
+        self._book = book
         self.slots = slots
         self._strategy = Strategy(settings.pool_strategy)
         self._turn = itertools.count()
@@ -128,7 +125,7 @@ class Dispatcher:
         accounts while any other is free. `served` is told every attempt and who served.
         """
         deadline = time.monotonic() + self._settings.pool_deadline_seconds
-        accounts = await self._worker.run(self._store.list)
+        accounts = await self._book.accounts()
         failures: list[Failure] = []
         tried: set[str] = set()
         needs_paid = call.header(NEEDS_HEADER) == "paid"
@@ -202,7 +199,10 @@ class Dispatcher:
     async def _bench(
         self, accounts: list[Account], account: Account, failure: Failure
     ) -> list[Account]:
-        """Apply the cooldown a failure calls for, in memory now and on disk off the loop."""
+        """Apply the cooldown a failure calls for, to this request now and on disk off the loop.
+
+        Requests that start after this one queued the write wait for it (see AccountBook).
+        """
         decided = cooldown_after(
             failure.status,
             usage_limit(failure.body) or _error_of(failure),
@@ -213,10 +213,7 @@ class Dispatcher:
             return accounts
         until, reason = decided
         logger.info("account %s cools down until %s (%s)", account.label, int(until), reason)
-        spawn(
-            self._worker.run(self._store.set_cooldown, account.key, until, reason),
-            name=f"cooldown {account.key}",
-        )
+        self._book.write(self._book.store.set_cooldown, account.key, until, reason)
         return [
             replace(a, cooldown_until=until, cooldown_reason=reason) if a.key == account.key else a
             for a in accounts
@@ -326,10 +323,7 @@ class Dispatcher:
         snapshot = quota_from_headers(response.headers)
         if snapshot is None:
             return
-        spawn(
-            self._worker.run(self._store.save_quota, account.key, snapshot, int(time.time())),
-            name=f"save quota {account.key}",
-        )
+        self._book.note_quota(account.key, snapshot, int(time.time()))
 
 
 def _once(release: Callable[[str], None], key: str) -> Callable[[], None]:

@@ -5,6 +5,7 @@ from pathlib import Path
 from azt.catalog import CatalogHolder
 from azt.config import Settings
 from azt.pool.accounts import Account
+from azt.pool.book import AccountBook
 from azt.pool.dispatch import Dispatcher
 from azt.pool.imagecache import ImageCache
 from azt.pool.images import ImageService
@@ -20,7 +21,7 @@ from azt.store.worker import StoreWorker
 
 
 class PoolRuntime:
-    """Store, store worker, upstream client, token manager and dispatcher, built together.
+    """Store, store worker, account book, upstream client, token manager and dispatcher.
 
     Must be created inside a running event loop and closed with `aclose()`.
     """
@@ -32,12 +33,13 @@ class PoolRuntime:
         self.accounts = AccountStore(self.conn)
         self.catalog_store = CatalogStore(self.conn)
         self.worker = StoreWorker()
+        self.book = AccountBook(self.accounts, self.worker)
         self.client = make_client(settings)
-        self.tokens = TokenManager(self.accounts, self.worker, self.client, settings)
-        self.slots = Slots(settings.account_max_concurrency, settings.pool_queue_max)
-        self.dispatcher = Dispatcher(
-            settings, self.client, self.tokens, self.accounts, self.worker, self.slots
+        self.tokens = TokenManager(
+            self.accounts, self.worker, self.client, settings, book=self.book
         )
+        self.slots = Slots(settings.account_max_concurrency, settings.pool_queue_max)
+        self.dispatcher = Dispatcher(settings, self.client, self.tokens, self.book, self.slots)
         self.catalog = CatalogHolder(lambda: self.worker.run(self.catalog_store.load))
         self.secret = new_secret()
         self.served = ServedBoard()  # what the pool tells the ledger about each request
@@ -55,12 +57,14 @@ class PoolRuntime:
             images=self.images,
             board=self.served,
         )
+        self.book.start()
 
     async def list_accounts(self) -> list[Account]:
-        """Every pooled account, read on the store worker so the event loop never waits."""
-        return await self.worker.run(self.accounts.list)
+        """Every pooled account as the pool sees it, newest quota included (see AccountBook)."""
+        return await self.book.accounts()
 
     async def aclose(self) -> None:
+        await self.book.aclose()  # before the worker closes: queued writes still land
         await self.client.aclose()
         self.worker.close()
         self.conn.close()

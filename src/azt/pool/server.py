@@ -11,7 +11,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import httpx
@@ -38,11 +38,13 @@ logger = logging.getLogger(__name__)
 SECRET_HEADER = "x-azt-pool-secret"
 ACCOUNT_HEADER = "x-azt-account"
 ATTEMPTS_HEADER = "x-azt-attempts"
+# Set by the gateway when its client reads the reply only once it is complete.
+WHOLE_REPLY_HEADER = "x-azt-whole-reply"
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-# Reads the pooled accounts off the event loop (PoolRuntime passes its store worker's list).
+# Reads the pooled accounts without blocking the event loop (PoolRuntime passes its book).
 AccountSource = Callable[[], Awaitable[Sequence[Account]]]
 
 
@@ -95,6 +97,16 @@ def _note_reply(served: Served, body: bytes) -> None:
         served.add_usage(usage_from_codex(reply.get("usage")))
         if isinstance(reply.get("model"), str):
             served.model = reply["model"]
+
+
+async def _in_one_piece(parts: AsyncGenerator[bytes]) -> AsyncIterator[bytes]:
+    """All of `parts` as one chunk: one write here and one parse in the gateway, instead of
+    one per event, for a reply nobody reads before it ends. Still a stream, so a client that
+    goes away still cancels the upstream call."""
+    try:
+        yield b"".join([part async for part in parts])
+    finally:
+        await parts.aclose()
 
 
 def _routing_headers(opened: Opened) -> dict[str, str]:
@@ -187,9 +199,10 @@ class PoolApp:
         headers.update(SSE_HEADERS)
         headers.update(_routing_headers(opened))
         headers["content-type"] = "text/event-stream; charset=utf-8"
-        return StreamingResponse(
-            self._relay(opened, served), status_code=opened.response.status_code, headers=headers
-        )
+        relay = self._relay(opened, served)
+        if request.headers.get(WHOLE_REPLY_HEADER):
+            relay = _in_one_piece(relay)
+        return StreamingResponse(relay, status_code=opened.response.status_code, headers=headers)
 
     async def compact(self, request: Request) -> Response:
         call = UpstreamCall("POST", "/responses/compact", request.headers, await request.body())
@@ -230,7 +243,7 @@ class PoolApp:
         headers.update(_routing_headers(opened))
         return Response(body, status_code=opened.response.status_code, headers=headers)
 
-    async def _relay(self, opened: Opened, served: Served) -> AsyncIterator[bytes]:
+    async def _relay(self, opened: Opened, served: Served) -> AsyncGenerator[bytes]:
         """Stream the reply on; if upstream breaks off, end with a `response.failed` event."""
         tracker = opened.tracker
 

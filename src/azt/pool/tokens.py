@@ -22,6 +22,7 @@ import httpx
 
 from azt.config import Settings
 from azt.pool.accounts import Account, AccountStatus
+from azt.pool.book import AccountBook
 from azt.pool.oauth import RefreshError, refresh_tokens
 from azt.store.accounts import AccountStore
 from azt.store.worker import StoreWorker
@@ -63,7 +64,11 @@ def relogin_reason(error: RefreshError) -> str:
 
 
 class TokenManager:
-    """Hands out accounts whose access token is valid for at least the refresh skew."""
+    """Hands out accounts whose access token is valid for at least the refresh skew.
+
+    Its writes (rotated tokens, a dead login) go through `book` when given, so requests that
+    start after a write was queued see it; without one they go straight to the worker.
+    """
 
     def __init__(
         self,
@@ -73,12 +78,14 @@ class TokenManager:
         settings: Settings,
         *,
         clock: Callable[[], float] = time.time,
+        book: AccountBook | None = None,
     ) -> None:
         self._store = store
         self._worker = worker
         self._client = client
         self._settings = settings
         self._clock = clock
+        self._book = book
         self._locks: dict[str, asyncio.Lock] = {}
 
     def _stale(self, account: Account) -> bool:
@@ -134,16 +141,23 @@ class TokenManager:
             now=int(self._clock()),
         )
         # On disk before anyone may use it: the old refresh token is already spent.
-        await self._worker.run(self._store.save_tokens, renewed)
+        await self._write(self._store.save_tokens, renewed)
         log.info("refreshed the access token of %s", account.label)
         return renewed
 
     async def _mark_relogin(self, account: Account, reason: str) -> Account:
-        await self._worker.run(
+        await self._write(
             self._store.mark_status, account.key, AccountStatus.RELOGIN_REQUIRED, reason
         )
         log.warning("%s needs a new login: %s", account.label, reason)
         return replace(account, status=AccountStatus.RELOGIN_REQUIRED, status_reason=reason)
+
+    async def _write[**P](self, fn: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> None:
+        if self._book is None:
+            await self._worker.run(fn, *args, **kwargs)
+        else:
+            # Shielded: the write lands even when this refresh is cancelled (at shutdown).
+            await asyncio.shield(self._book.write(fn, *args, **kwargs))
 
 
 def _observe(task: asyncio.Task[Account]) -> None:

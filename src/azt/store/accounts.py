@@ -2,9 +2,11 @@
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from azt.pool.accounts import Account, AccountStatus
@@ -40,9 +42,30 @@ def _account(row: sqlite3.Row) -> Account:
     )
 
 
+@dataclass(frozen=True)
+class Listing:
+    """Every account as one read saw it, with what tells a copy of it from a stale one."""
+
+    accounts: list[Account]
+    generation: int  # writes this store had committed before the read (see `generation`)
+    data_version: int  # SQLite's `PRAGMA data_version`, read just before the accounts
+
+
 class AccountStore:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._generation = 0
+        # Writes commit on the store worker and, in tests and the CLI, on the caller's thread.
+        self._generation_lock = threading.Lock()
+
+    @property
+    def generation(self) -> int:
+        """How many writes this store has committed; moves after each write's COMMIT.
+
+        A copy of the accounts read when the count was N holds every write up to N, so an
+        in-memory view compares counts to know, without a query, whether it is stale.
+        """
+        return self._generation
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -53,6 +76,20 @@ class AccountStore:
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
+        with self._generation_lock:
+            self._generation += 1
+
+    def data_version(self) -> int:
+        """SQLite's counter of commits by OTHER connections (the CLI, the records writer)."""
+        return self._conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def listing(self) -> Listing:
+        """`list()` with the generation and data version it reflects at least."""
+        # Both counters are read first: whatever commits during the SELECT makes them move
+        # again, so the copy reads as stale later rather than as fresher than it is.
+        generation = self._generation
+        data_version = self.data_version()
+        return Listing(self.list(), generation, data_version)
 
     def list(self) -> list[Account]:
         """All accounts, the default one first, then oldest first."""
