@@ -4,6 +4,7 @@ import asyncio
 import base64
 import gzip
 import json
+import time
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 import zstandard
 
 from azt.loopback import LoopbackServer
+from azt.sim.app import Pacing, sse_body
 from azt.sim.catalog import models_etag
 from azt.sim.state import SimState
 from azt.sim.tokens import SimAccount
@@ -351,6 +353,19 @@ async def test_event_delay_paces_the_stream(
     stamps = [at for _, _, at in state.produced]
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     assert len(gaps) >= 8 and min(gaps) >= 0.015
+
+
+async def test_a_late_event_does_not_push_back_the_ones_after_it() -> None:
+    """Events keep a fixed schedule: after a stall, overdue events catch up at once."""
+    state = SimState(event_delay=0.05)
+    events = iter([{"type": f"e{n}"} for n in range(5)])
+    started = time.monotonic()
+    async for frame in sse_body(state, "resp_1", events, Pacing()):
+        if b"e1" in frame:
+            time.sleep(0.12)  # a busy machine: e2 (due at 0.10) and e3 (0.15) are now late
+    stamps = [at - started for _, _, at in state.produced]
+    assert stamps[3] - stamps[2] < 0.03  # caught up rather than waiting a whole delay
+    assert 0.19 <= stamps[4] < 0.28  # e4 on time (0.20); pushed back it would be >= 0.32
 
 
 async def test_websocket_upgrade_gets_426(server: LoopbackServer) -> None:

@@ -134,7 +134,10 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
         write=settings.upstream_idle_timeout,
         pool=settings.upstream_connect_timeout,
     )
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
+    # No cap on open connections: the pool's slots (accounts x account_max_concurrency, plus
+    # the queue) already bound requests in flight, and a second, lower cap here would turn
+    # long streams over HTTP/1.1 (a simulator, a plain-HTTP upstream) into pool timeouts.
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
     return httpx.AsyncClient(
         http2=True,
         timeout=timeout,

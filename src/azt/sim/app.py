@@ -439,17 +439,24 @@ def sse_frame(event: dict[str, Any]) -> bytes:
 async def sse_body(
     state: SimState, response_id: str, events: Iterator[dict[str, Any]], pacing: Pacing
 ) -> AsyncIterator[bytes]:
+    # Events keep a fixed schedule: a late event (a busy machine) does not push back every
+    # event after it, so a benchmark can compare arrival times with the schedule.
+    loop = asyncio.get_running_loop()
+    due = loop.time()
     for index, event in enumerate(events):
         if pacing.drop_after is not None and index >= pacing.drop_after:
             raise SimulatedDrop(f"azt sim: dropping {response_id} after {index} events")
         if index:
-            await asyncio.sleep(state.event_delay)
-        if event["type"] == IMAGE_COMPLETED:
-            await asyncio.sleep(state.image_delay)  # the final image takes its time
+            due += state.event_delay
+            if event["type"] == IMAGE_COMPLETED:
+                # The image takes its time from now, however late the event before it was.
+                due = max(due, loop.time()) + state.image_delay
+            await asyncio.sleep(max(0.0, due - loop.time()))
         state.produced.append((response_id, event["type"], time.monotonic()))
         yield sse_frame(event)
         if pacing.stall and event["type"] == "response.created":
             await asyncio.sleep(pacing.stall)
+            due += pacing.stall
 
 
 def stream_reply(
