@@ -11,7 +11,6 @@ configured to the same simulator. Interleaving spreads any machine noise over al
 
 import argparse
 import asyncio
-import random
 
 from harness import Stack
 from load import (
@@ -20,6 +19,7 @@ from load import (
     chat_body,
     client,
     direct,
+    interleaved,
     peer,
     proxied,
     proxy_client,
@@ -37,22 +37,11 @@ DIALECTS = {
 BUDGET_MS = {"azt reverse": 3.0, "azt proxy (TLS)": 5.0}
 
 
-async def measure(targets: list[Target], rounds: int) -> dict[str, list[float]]:
-    for target in targets:
-        for _ in range(WARMUP):
-            sample = await send(target)
-            if not sample.ok:
-                raise RuntimeError(f"{target.name}: HTTP {sample.status} during warm-up")
-    times: dict[str, list[float]] = {target.name: [] for target in targets}
-    order = list(targets)
-    for _ in range(rounds):
-        random.shuffle(order)  # no target always goes first (or right after another)
-        for target in order:
-            sample = await send(target)
-            if not sample.ok:
-                raise RuntimeError(f"{target.name}: HTTP {sample.status}")
-            times[target.name].append(sample.total)
-    return times
+async def total_time(target: Target) -> float:
+    sample = await send(target)
+    if not sample.ok:
+        raise RuntimeError(f"{target.name}: HTTP {sample.status}")
+    return sample.total
 
 
 async def run(rounds: int) -> Report:
@@ -71,7 +60,7 @@ async def run(rounds: int) -> Report:
                 targets.append(proxied(tunnelled, path, body))
                 if litellm is not None:
                     targets.append(peer(litellm, plain, path, body))
-                times = await measure(targets, rounds)
+                times = await interleaved(targets, rounds, WARMUP, total_time)
                 report.results[dialect] = summarise(times)
                 show(report, dialect, report.results[dialect])
     report.save()

@@ -18,13 +18,21 @@ For each text delta the benchmark notes when it arrived, from sending the reques
 import argparse
 import asyncio
 import json
-import random
 import statistics
 import time
 from dataclasses import dataclass, field
 
 from harness import Stack
-from load import Target, chat_body, client, direct, responses_body, reverse
+from load import (
+    Target,
+    chat_body,
+    client,
+    codex_body,
+    direct,
+    interleaved,
+    responses_body,
+    reverse,
+)
 from report import Report
 
 BUDGET_MS = 3.0  # added time to the first text
@@ -79,25 +87,16 @@ async def run(requests: int, delay: float, words: int) -> Report:
         sim = stack.sim(event_delay=delay)
         gateway = stack.gateway(sim)
         async with client() as http:
+            passthrough = codex_body(text)
+            responses = responses_body(stream=True, prompt=text)
+            chat = chat_body(stream=True, prompt=text)
             targets = [
                 direct(sim, http, text),
-                reverse(gateway, http, "/codex/v1/responses", direct(sim, http, text).body),
-                reverse(gateway, http, "/v1/responses", responses_body(stream=True, prompt=text)),
-                reverse(gateway, http, "/v1/chat/completions", chat_body(stream=True, prompt=text)),
+                reverse(gateway, http, "/codex/v1/responses", passthrough, "codex passthrough"),
+                reverse(gateway, http, "/v1/responses", responses, "responses stream"),
+                reverse(gateway, http, "/v1/chat/completions", chat, "chat stream"),
             ]
-            names = ["direct", "codex passthrough", "responses stream", "chat stream"]
-            targets = [
-                Target(name, t.client, t.url, t.headers, t.body)
-                for name, t in zip(names, targets, strict=True)
-            ]
-            for target in targets:
-                await timeline(target)  # warm up each connection
-            seen: dict[str, list[Timeline]] = {t.name: [] for t in targets}
-            order = list(targets)
-            for _ in range(requests):
-                random.shuffle(order)
-                for target in order:
-                    seen[target.name].append(await timeline(target))
+            seen = await interleaved(targets, requests, 1, timeline)
     report.results = summarise(seen)
     show(report)
     report.save()

@@ -19,9 +19,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import httpx
+
+from litellm_peer import litellm_command
 
 ROOT = Path(__file__).resolve().parent.parent
 AZT = Path(sys.executable).parent / "azt"
@@ -215,8 +218,6 @@ class Stack(contextlib.ExitStack):
         """The LiteLLM proxy against `sim`, or None when `make bench-deps` has not run."""
         if not LITELLM.exists():
             return None
-        from litellm_peer import litellm_command
-
         port = free_port()
         workdir = self.workdir / name
         workdir.mkdir()
@@ -253,8 +254,6 @@ def machine() -> dict[str, object]:
 
 
 def _version(package: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
     if package == "litellm":
         # It lives in its own virtualenv; ask that interpreter.
         python = LITELLM.parent / "python"

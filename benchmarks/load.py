@@ -1,7 +1,9 @@
 """The requests benchmarks send, and a timed way to send them."""
 
+import random
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,12 +34,11 @@ def responses_body(stream: bool = False, prompt: str = PROMPT) -> dict[str, Any]
 
 def codex_body(prompt: str = PROMPT) -> dict[str, Any]:
     """What azt sends upstream for the requests above: a streamed, unstored Responses call."""
-    message = {"type": "message", "role": "user"}
-    message["content"] = [{"type": "input_text", "text": prompt}]  # type: ignore[assignment]
+    content = [{"type": "input_text", "text": prompt}]
     return {
         "model": MODEL,
         "instructions": "",
-        "input": [message],
+        "input": [{"type": "message", "role": "user", "content": content}],
         "store": False,
         "stream": True,
     }
@@ -64,6 +65,23 @@ class Sample:
     @property
     def ok(self) -> bool:
         return self.status == 200
+
+
+async def interleaved[T](
+    targets: list[Target], rounds: int, warmup: int, measure: Callable[[Target], Awaitable[T]]
+) -> dict[str, list[T]]:
+    """`measure` each target `rounds` times, one round at a time, in a new order each round,
+    after `warmup` unrecorded calls each: machine noise falls on every target alike."""
+    for target in targets:
+        for _ in range(warmup):
+            await measure(target)
+    seen: dict[str, list[T]] = {target.name: [] for target in targets}
+    order = list(targets)
+    for _ in range(rounds):
+        random.shuffle(order)  # no target always goes first (or right after another)
+        for target in order:
+            seen[target.name].append(await measure(target))
+    return seen
 
 
 async def send(target: Target, keep_chunks: bool = False) -> Sample:
@@ -99,8 +117,14 @@ def bare_mitmproxy(mitmdump: Peer, sim: Sim, http: httpx.AsyncClient) -> Target:
     return Target("bare mitmproxy", http, mitmdump.base_url + path, sim.headers, codex_body())
 
 
-def reverse(gateway: Gateway, http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Target:
-    return Target("azt reverse", http, gateway.base_url + path, CLIENT_HEADERS, body)
+def reverse(
+    gateway: Gateway,
+    http: httpx.AsyncClient,
+    path: str,
+    body: dict[str, Any],
+    name: str = "azt reverse",
+) -> Target:
+    return Target(name, http, gateway.base_url + path, CLIENT_HEADERS, body)
 
 
 def proxy_client(gateway: Gateway) -> httpx.AsyncClient:
