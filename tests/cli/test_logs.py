@@ -24,7 +24,7 @@ from azt.records.record import RequestRecord, TokenUsage
 from azt.store.accounts import AccountStore
 from azt.store.db import open_database
 from azt.store.requests import RequestFilter, RequestStore
-from support.records import make_record
+from support.records import make_record, store_records
 
 KEY_A = "acct-aaaa1111-2222-3333-4444-555566667777/user-AlphaAlphaAlpha"
 KEY_B = "acct-bbbb1111-2222-3333-4444-555566667777/user-BravoBravoBravo"
@@ -52,14 +52,6 @@ def record(number: int, **changes: Any) -> RequestRecord:
         "cost_micro_usd": 1_234_567,
     }
     return make_record(**(values | changes))
-
-
-def add(*records: RequestRecord) -> None:
-    conn = open_database(database_path())
-    try:
-        RequestStore(conn).add(list(records))
-    finally:
-        conn.close()
 
 
 def add_account(key: str, email: str | None) -> None:
@@ -107,7 +99,7 @@ def test_no_database_says_so_and_creates_nothing() -> None:
 
 
 def test_table_shows_every_column_oldest_first() -> None:
-    add(
+    store_records(
         record(1),
         record(
             2,
@@ -141,20 +133,20 @@ def test_table_shows_every_column_oldest_first() -> None:
 
 
 def test_table_dates_records_of_other_days() -> None:
-    add(record(1, started_at=noon(3)))
+    store_records(record(1, started_at=noon(3)))
     three_days_ago = datetime.fromtimestamp(noon(3)).strftime("%m-%d 12:00:00")
     assert three_days_ago in run().output
 
 
 def test_limit_takes_the_newest_and_prints_them_oldest_first() -> None:
-    add(*(record(n) for n in range(1, 8)))
+    store_records(*(record(n) for n in range(1, 8)))
     assert ids(run("--json", "-n", "3")) == ["req-5", "req-6", "req-7"]
     assert len(run().output.splitlines()) == 1 + 7  # header + rows (default 20)
 
 
 def test_json_lines_are_the_record_with_its_seq() -> None:
     first, second = record(1), record(2, usage=None, cost_micro_usd=None, status=None)
-    add(first, second)
+    store_records(first, second)
     result = run("--json")
     assert result.exit_code == 0
     assert json_lines(result) == [
@@ -166,7 +158,7 @@ def test_json_lines_are_the_record_with_its_seq() -> None:
 
 
 def test_filters() -> None:
-    add(
+    store_records(
         record(1),
         record(2, endpoint="chat.completions"),
         record(3, model_served="gpt-5.4-mini", model_requested="auto"),
@@ -192,13 +184,13 @@ def test_filters() -> None:
 
 def test_source_by_label_and_account_by_email() -> None:
     add_account(KEY_B, "bob@example.com")
-    add(record(1), record(2, account=KEY_B, source="openai-sdk-python"))
+    store_records(record(1), record(2, account=KEY_B, source="openai-sdk-python"))
     assert ids(run("--json", "--source", "OpenAI SDK (Python)")) == ["req-2"]
     assert ids(run("--json", "--account", "bob@example.com")) == ["req-2"]
 
 
 def test_no_match_is_told_apart_from_an_empty_log() -> None:
-    add(record(1))
+    store_records(record(1))
     result = run("--model", "nothing-like-it")
     assert result.exit_code == 0
     assert "No requests match" in result.output
@@ -206,7 +198,7 @@ def test_no_match_is_told_apart_from_an_empty_log() -> None:
 
 def test_accounts_appear_by_key_never_by_email() -> None:
     add_account(KEY_A, EMAIL_A)
-    add(record(1))
+    store_records(record(1))
     for output in (run().output, run("--json").output):
         assert EMAIL_A not in output
     assert json_lines(run("--json"))[0]["account"] == KEY_A
@@ -246,7 +238,7 @@ def test_formats() -> None:
 
 
 def test_follow_emits_records_added_later() -> None:
-    add(record(1))
+    store_records(record(1))
     conn = open_database(database_path())
     store = RequestStore(conn)
     batches: list[list[str]] = []
@@ -254,7 +246,7 @@ def test_follow_emits_records_added_later() -> None:
 
     def sleep(seconds: float) -> None:
         assert seconds == logs_module.POLL_SECONDS
-        add(*next(polls))  # the gateway commits while we wait
+        store_records(*next(polls))  # the gateway commits while we wait
 
     try:
         last = follow(
@@ -281,7 +273,9 @@ def test_follow_applies_the_filters() -> None:
             RequestFilter(errors_only=True),
             0,
             lambda batch: seen.extend(r.id for _, r in batch),
-            sleep=lambda _: add(record(1), record(2, status=500, error_type="server_error")),
+            sleep=lambda _: store_records(
+                record(1), record(2, status=500, error_type="server_error")
+            ),
             polls=1,
         )
     finally:
@@ -291,7 +285,7 @@ def test_follow_applies_the_filters() -> None:
 
 def test_records_after_pages_past_the_query_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logs_module, "PAGE_SIZE", 2)
-    add(*(record(n) for n in range(1, 8)))
+    store_records(*(record(n) for n in range(1, 8)))
     conn = open_database(database_path())
     try:
         found = records_after(RequestStore(conn), RequestFilter(), 1)
@@ -307,7 +301,7 @@ def interrupt_after(monkeypatch: pytest.MonkeyPatch, *arrivals: list[RequestReco
     def wait(seconds: float) -> None:
         if not pending:
             raise KeyboardInterrupt
-        add(*pending.pop(0))
+        store_records(*pending.pop(0))
 
     monkeypatch.setattr(logs_module, "wait_for_next_poll", wait)
 
@@ -315,7 +309,7 @@ def interrupt_after(monkeypatch: pytest.MonkeyPatch, *arrivals: list[RequestReco
 def test_follow_command_prints_new_rows_and_ctrl_c_exits_0(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    add(record(1))
+    store_records(record(1))
     interrupt_after(monkeypatch, [record(2, model_served="gpt-5.4-mini")], [], [record(3)])
     result = run("--follow")
     assert result.exit_code == 0, result.output
@@ -339,6 +333,6 @@ def test_follow_json_starts_empty_and_creates_the_database(
 
 
 def test_follow_skips_what_the_tail_showed(monkeypatch: pytest.MonkeyPatch) -> None:
-    add(record(1), record(2))
+    store_records(record(1), record(2))
     interrupt_after(monkeypatch, [record(3)])
     assert ids(run("-f", "--json", "-n", "1")) == ["req-2", "req-3"]

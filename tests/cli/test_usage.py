@@ -18,8 +18,7 @@ from azt.pool.accounts import Account
 from azt.records.record import RequestRecord, TokenUsage
 from azt.store.accounts import AccountStore
 from azt.store.db import open_database
-from azt.store.requests import RequestStore
-from support.records import make_record
+from support.records import make_record, store_records
 
 KEY_A = "acct-aaaa1111-2222-3333-4444-555566667777/user-AlphaAlphaAlpha"
 KEY_B = "acct-bbbb1111/user-Bravo"
@@ -48,14 +47,6 @@ def record(number: int, **changes: Any) -> RequestRecord:
         "cost_micro_usd": 1_500_000,
     }
     return make_record(**(values | changes))
-
-
-def add(*records: RequestRecord) -> None:
-    conn = open_database(database_path())
-    try:
-        RequestStore(conn).add(list(records))
-    finally:
-        conn.close()
 
 
 def add_account(key: str, email: str) -> None:
@@ -100,7 +91,7 @@ def csv_rows(*args: str) -> list[dict[str, str]]:
 def history() -> None:
     """Today: three on KEY_A (one failed with failover, one without usage) and one on KEY_B
     with an unpriced model; ten days ago: one more on KEY_A with an image."""
-    add(
+    store_records(
         record(1),
         record(2, status=502, error_type="upstream_error", attempts=3, duration_ms=2500.0),
         record(3, usage=None, cost_micro_usd=None, source="curl", endpoint="chat.completions"),
@@ -188,7 +179,7 @@ def test_since_hours_start_on_the_day_they_land_on() -> None:
 
 def test_json_lists_every_row() -> None:
     """No top-N cut: every model is listed, more than the admin API's default shows."""
-    add(*(record(n, model_served=f"model-{n:02d}") for n in range(20)))
+    store_records(*(record(n, model_served=f"model-{n:02d}") for n in range(20)))
     assert len(summary()["by_model"]) == 20
 
 
@@ -299,7 +290,7 @@ def test_emails_never_appear_without_the_flag() -> None:
 
 def test_emails_fall_back_to_keys_for_unknown_accounts() -> None:
     add_account(KEY_A, EMAIL_A)
-    add(record(1), record(2, account=KEY_B))
+    store_records(record(1), record(2, account=KEY_B))
     emailed = {row["key"] for row in csv_rows("--by", "account", "--emails")}
     assert emailed == {EMAIL_A, KEY_B}
 
@@ -312,7 +303,7 @@ def test_sources_show_their_labels_in_the_table() -> None:
 
 
 def test_cost_dash_when_nothing_could_be_priced() -> None:
-    add(record(1, usage=None, cost_micro_usd=None))
+    store_records(record(1, usage=None, cost_micro_usd=None))
     totals = run().output.split("By model")[0]
     cost_line = next(line for line in totals.splitlines() if "equivalent API cost" in line)
     assert cost_line.split()[-2:] == ["—", "—"]

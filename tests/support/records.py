@@ -3,7 +3,10 @@
 from dataclasses import replace
 from typing import Any
 
+from azt.config import database_path
 from azt.records.record import RequestRecord, TokenUsage
+from azt.store.db import open_database
+from azt.store.requests import RequestStore
 
 
 def make_record(**overrides: Any) -> RequestRecord:
@@ -31,3 +34,12 @@ def make_record(**overrides: Any) -> RequestRecord:
         cost_micro_usd=500,
     )
     return replace(base, **overrides)
+
+
+def store_records(*records: RequestRecord) -> None:
+    """Commit `records` to the data directory's database, as the gateway's writer would."""
+    conn = open_database(database_path())
+    try:
+        RequestStore(conn).add(list(records))
+    finally:
+        conn.close()
