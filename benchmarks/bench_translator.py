@@ -11,8 +11,8 @@ import argparse
 import json
 import time
 
-from azt.dialects.chat import plan_chat_request
-from azt.dialects.chat_stream import ChatTranslator
+from azt.dialects.chat.reply import ChatTranslator
+from azt.dialects.chat.request import plan_chat_request
 from azt.sim.app import sse_frame
 from azt.sim.stream import StreamOptions, response_events
 from load import MODEL

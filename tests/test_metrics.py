@@ -7,6 +7,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from azt.dialects.common.usage import TokenUsage
 from azt.metrics import (
     CONTENT_TYPE,
     MAX_LABEL_LENGTH,
@@ -17,7 +18,7 @@ from azt.metrics import (
     PoolSnapshot,
 )
 from azt.pool.accounts import Account, AccountStatus
-from azt.records.record import IMAGES_API, RequestRecord, TokenUsage
+from azt.records.record import IMAGES_API, RequestRecord
 from support.accounts import make_account
 from support.records import make_record as shared_record
 

@@ -1,6 +1,16 @@
 import pytest
 
-from azt.routes import MethodNotAllowed, RouteNotFound, normalise_path, resolve
+from azt.routes import (
+    Handler,
+    MethodNotAllowed,
+    RouteHandler,
+    RouteNotFound,
+    UnhandledRoutes,
+    all_routes,
+    check_handled,
+    normalise_path,
+    resolve,
+)
 
 
 @pytest.mark.parametrize(
@@ -47,3 +57,49 @@ def test_normalise_path() -> None:
     assert normalise_path("/a/b/?x=1") == "/a/b"
     assert normalise_path("/") == "/"
     assert normalise_path("/api/openai/v1/chat/completions?x") == "/v1/chat/completions"
+
+
+class _Serves:
+    def __init__(self, handler: Handler) -> None:
+        self.HANDLES = handler
+
+
+def test_a_route_without_its_handler_is_refused_before_any_request() -> None:
+    """Assembling addons that leave a route unserved fails, naming the routes."""
+    every = [_Serves(handler) for handler in Handler]
+    check_handled(every)
+    without_images = [addon for addon in every if addon.HANDLES is not Handler.POOL]
+    with pytest.raises(UnhandledRoutes) as caught:
+        check_handled([*without_images, object()])
+    assert "images.generations" in str(caught.value) and "usage.pooled" in str(caught.value)
+
+
+def test_the_gateway_chain_serves_every_route(tmp_path) -> None:
+    """The real addon chain names a handler for every route of the table."""
+    from azt.addons import addon_chain
+    from azt.addons.admin import AdminApi
+    from azt.addons.handoff import PoolLink
+    from azt.catalog import CatalogHolder
+    from azt.config import Settings
+    from azt.exchange import Exchanges
+
+    async def nothing() -> None:
+        return None
+
+    admin = AdminApi(None, None, None)  # type: ignore[arg-type]
+    chain = addon_chain(Settings(), CatalogHolder(nothing), PoolLink(1, "s", Exchanges()), admin)
+    check_handled(chain)
+    assert {addon.HANDLES for addon in chain if isinstance(addon, RouteHandler)} == set(Handler)
+
+
+def test_every_route_speaks_a_dialect_records_can_group_by() -> None:
+    """Records store the route's dialect; the names are the ones statistics know."""
+    assert {route.dialect.value for route in all_routes()} == {
+        "codex",
+        "chat",
+        "responses",
+        "images",
+        "models",
+        "usage",
+        "admin",
+    }

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from azt.pool.server import SECRET_HEADER
+from azt.pool.hop import SECRET_HEADER
 from azt.runtime_file import (
     RuntimeInfo,
     read_runtime,

@@ -28,6 +28,7 @@ from mitmproxy.proxy.mode_servers import ServerInstance
 from azt.addons import addon_chain
 from azt.addons.admin import AdminApi
 from azt.addons.flowfile import FlowFile, FlowFileError
+from azt.addons.handoff import PoolLink
 from azt.addons.inspector import Inspector, InspectorError
 from azt.certs import ensure_ca
 from azt.config import MiB, Settings
@@ -130,16 +131,10 @@ class Gateway:
             tlsconfig.TlsConfig(),
             update_alt_svc.UpdateAltSvc(),
         )
+        pool = PoolLink(self._pool_server.port, self.runtime.secret, self.runtime.exchanges)
+        admin = AdminApi(self.recorder, self.metrics, self._pool_snapshot)
         master.addons.add(
-            *addon_chain(
-                self.settings,
-                self.runtime.catalog,
-                self._pool_server.port,
-                self.runtime.secret,
-                recorder=self.recorder,
-                served=self.runtime.served,
-                admin=AdminApi(self.recorder, self.metrics, self._pool_snapshot),
-            )
+            *addon_chain(self.settings, self.runtime.catalog, pool, admin, recorder=self.recorder)
         )
         self._master = master
         try:

@@ -1,31 +1,55 @@
 """Which request is which: the gateway's route table, independent of mitmproxy.
 
-A route names the dialect errors are spoken in, whether a JSON body is expected, and where on
-the local account pool the request is served.
+A route names the API its clients speak (its dialect), the addon that handles it, whether a
+JSON body is expected, and where on the local account pool it is served. Adding a route is one
+entry here plus its handler; `check_handled` refuses to start a gateway whose addons leave a
+route without one.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import ClassVar, Protocol, runtime_checkable
 
 
 class Dialect(StrEnum):
-    OPENAI = "openai"
+    """The API a route's clients speak; records and statistics group requests by it."""
+
+    CODEX = "codex"  # the Codex backend protocol, passed through
+    CHAT = "chat"  # OpenAI Chat Completions, translated
+    RESPONSES = "responses"  # the OpenAI Responses API, translated
+    IMAGES = "images"  # the OpenAI Images API, served by the pool
+    MODELS = "models"  # the OpenAI model list
+    USAGE = "usage"  # the Codex usage check
+    ADMIN = "admin"  # azt's own API
+
+
+class Handler(StrEnum):
+    """The addon that serves a route (each addon names the one it is, as `HANDLES`)."""
+
+    TRANSLATE = "translate"  # planned and translated by the gateway, served by the pool
+    CODEX = "codex"  # checked by the gateway, passed to the pool as the client wrote it
+    POOL = "pool"  # handed to the pool whole (the pool does the work)
+    MODELS = "models"  # answered by the gateway from the catalog
+    ADMIN = "admin"  # answered by the gateway, to local clients only
+
+
+@runtime_checkable
+class RouteHandler(Protocol):
+    """An addon that serves the routes of one handler."""
+
+    HANDLES: ClassVar[Handler]
 
 
 @dataclass(frozen=True)
 class Route:
     name: str
     dialect: Dialect
+    handler: Handler
     json_body: bool = False
     pool_path: str | None = None  # served by the pool at this path
     large_body: bool = False  # gets the compact body limit
     recorded: bool = True  # kept in the request log (the gateway's own admin calls are not)
-    admin: bool = False  # the gateway's own API: local clients on the reverse listener only
-
-    @property
-    def kind(self) -> str:
-        """The API surface, for records: codex, chat, responses, images, models, usage, admin."""
-        return self.name.split(".", 1)[0]
 
 
 # Where Codex asks for rate-limit status: `{chatgpt_base_url}/wham/usage`, or `/api/codex/usage`
@@ -38,47 +62,55 @@ USAGE_PATHS = (
     "/codex/v1/usage",
 )
 
+_USAGE = Route("usage.pooled", Dialect.USAGE, Handler.POOL, pool_path="/usage")
+
 ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/codex/v1/responses"): Route(
-        "codex.responses", Dialect.OPENAI, json_body=True, pool_path="/responses"
+        "codex.responses", Dialect.CODEX, Handler.CODEX, json_body=True, pool_path="/responses"
     ),
     ("POST", "/codex/v1/responses/compact"): Route(
         "codex.compact",
-        Dialect.OPENAI,
+        Dialect.CODEX,
+        Handler.CODEX,
         json_body=True,
         pool_path="/responses/compact",
         large_body=True,
     ),
-    ("GET", "/codex/v1/models"): Route("codex.models", Dialect.OPENAI, pool_path="/models"),
-    **{
-        ("GET", path): Route("usage.pooled", Dialect.OPENAI, pool_path="/usage")
-        for path in USAGE_PATHS
-    },
-    ("GET", "/v1/models"): Route("models.list", Dialect.OPENAI),
+    ("GET", "/codex/v1/models"): Route(
+        "codex.models", Dialect.CODEX, Handler.CODEX, pool_path="/models"
+    ),
+    **{("GET", path): _USAGE for path in USAGE_PATHS},
+    ("GET", "/v1/models"): Route("models.list", Dialect.MODELS, Handler.MODELS),
     ("POST", "/v1/chat/completions"): Route(
-        "chat.completions", Dialect.OPENAI, json_body=True, pool_path="/responses"
+        "chat.completions", Dialect.CHAT, Handler.TRANSLATE, json_body=True, pool_path="/responses"
     ),
     ("POST", "/v1/responses"): Route(
-        "responses.create", Dialect.OPENAI, json_body=True, pool_path="/responses"
+        "responses.create",
+        Dialect.RESPONSES,
+        Handler.TRANSLATE,
+        json_body=True,
+        pool_path="/responses",
     ),
     # Image bodies may be JSON or multipart; the pool parses them (it also fans out `n`).
     ("POST", "/v1/images/generations"): Route(
-        "images.generations", Dialect.OPENAI, pool_path="/images/generations"
+        "images.generations", Dialect.IMAGES, Handler.POOL, pool_path="/images/generations"
     ),
-    ("POST", "/v1/images/edits"): Route("images.edits", Dialect.OPENAI, pool_path="/images/edits"),
+    ("POST", "/v1/images/edits"): Route(
+        "images.edits", Dialect.IMAGES, Handler.POOL, pool_path="/images/edits"
+    ),
     # The gateway's own observability API.
     ("GET", "/_gateway/admin/usage"): Route(
-        "admin.usage", Dialect.OPENAI, recorded=False, admin=True
+        "admin.usage", Dialect.ADMIN, Handler.ADMIN, recorded=False
     ),
     ("GET", "/_gateway/admin/requests"): Route(
-        "admin.requests", Dialect.OPENAI, recorded=False, admin=True
+        "admin.requests", Dialect.ADMIN, Handler.ADMIN, recorded=False
     ),
-    ("GET", "/metrics"): Route("admin.metrics", Dialect.OPENAI, recorded=False, admin=True),
+    ("GET", "/metrics"): Route("admin.metrics", Dialect.ADMIN, Handler.ADMIN, recorded=False),
 }
 
 # Images kept for `response_format: "url"` replies: /_gateway/images/<id>.<ext>.
 IMAGE_CACHE_PREFIX = "/_gateway/images/"
-IMAGE_CACHE_ROUTE = Route("images.cached", Dialect.OPENAI, pool_path="/images/cache/")
+IMAGE_CACHE_ROUTE = Route("images.cached", Dialect.IMAGES, Handler.POOL, pool_path="/images/cache/")
 
 # Other spellings of the API roots: Auxot-style `/api/openai`, and the Codex backend's own
 # paths (`chatgpt.com/backend-api/codex/...`, as intercepted on the proxy listener).
@@ -102,6 +134,23 @@ class MethodNotAllowed(LookupError):
     def __init__(self, allowed: list[str]) -> None:
         super().__init__(", ".join(allowed))
         self.allowed = allowed
+
+
+class UnhandledRoutes(RuntimeError):
+    """The gateway was assembled without an addon for some routes."""
+
+
+def all_routes() -> list[Route]:
+    """Every route the table can resolve to, each once."""
+    return list({id(route): route for route in [*ROUTES.values(), IMAGE_CACHE_ROUTE]}.values())
+
+
+def check_handled(addons: Iterable[object]) -> None:
+    """Refuse a set of addons that leaves some route without its handler."""
+    present = {addon.HANDLES for addon in addons if isinstance(addon, RouteHandler)}
+    missing = sorted({route.name for route in all_routes() if route.handler not in present})
+    if missing:
+        raise UnhandledRoutes(f"no addon handles these routes: {', '.join(missing)}")
 
 
 def normalise_path(path: str) -> str:

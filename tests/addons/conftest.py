@@ -2,8 +2,11 @@ import pytest
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import tflow, tutils
 
+from azt.addons.flowstate import open_exchange
+from azt.addons.handoff import PoolLink
 from azt.catalog import CatalogHolder
 from azt.config import Settings
+from azt.exchange import Exchanges
 
 REVERSE = ProxyMode.parse("reverse:http://127.0.0.1:9@127.0.0.1:8787")
 
@@ -13,7 +16,9 @@ def _make_flow(
     path: str = "/codex/v1/responses",
     body: bytes = b'{"model":"gpt-5.4","input":"hi"}',
     headers: dict[str, str] | None = None,
+    taken: bool = True,
 ):
+    """A reverse-listener flow; `taken` (as Scope would) gives it an exchange."""
     merged = {"content-type": "application/json", "host": "127.0.0.1:8787"}
     merged.update(headers or {})
     request = tutils.treq(
@@ -25,6 +30,8 @@ def _make_flow(
     request.headers["content-length"] = str(len(body))
     flow = tflow.tflow(req=request)
     flow.client_conn.proxy_mode = REVERSE
+    if taken:
+        open_exchange(flow)
     return flow
 
 
@@ -44,3 +51,9 @@ def catalog() -> CatalogHolder:
 @pytest.fixture
 def make_flow():
     return _make_flow
+
+
+@pytest.fixture
+def pool() -> PoolLink:
+    """The pool as the routing addons see it (nothing listens: tests look at the flow)."""
+    return PoolLink(4242, "s3cret", Exchanges())

@@ -3,15 +3,18 @@ import json
 from mitmproxy.test import taddons
 
 from azt.addons.codex import CodexRoute
-from azt.addons.flowstate import ROUTED
+from azt.addons.flowstate import exchange_of
+from azt.addons.handoff import PoolLink
 from azt.addons.ingress import Ingress
 from azt.catalog import CatalogHolder
 from azt.config import Settings
-from azt.pool.server import SECRET_HEADER
+from azt.exchange import Exchanges
+from azt.pool.hop import EXCHANGE_HEADER, SECRET_HEADER
 
 
 async def run(settings: Settings, catalog: CatalogHolder, flow) -> None:
-    ingress, codex = Ingress(settings), CodexRoute(catalog, 4242, "s3cret")
+    pool = PoolLink(4242, "s3cret", Exchanges())
+    ingress, codex = Ingress(settings), CodexRoute(catalog, pool)
     with taddons.context(ingress, codex):
         ingress.requestheaders(flow)
         ingress.request(flow)
@@ -28,13 +31,14 @@ async def test_hands_the_request_to_the_pool(settings, catalog, make_flow) -> No
         },
     )
     await run(settings, catalog, flow)
-    assert flow.response is None and flow.metadata[ROUTED]
+    assert flow.response is None and exchange_of(flow).handed_over
     request = flow.request
     assert (request.scheme, request.host, request.port) == ("http", "127.0.0.1", 4242)
     assert request.path == "/responses?x=1"
     assert "authorization" not in request.headers
     assert "chatgpt-account-id" not in request.headers
     assert request.headers[SECRET_HEADER] == "s3cret"
+    assert request.headers[EXCHANGE_HEADER] == flow.id
     assert request.headers["accept-encoding"] == "identity"
     assert request.headers["session-id"] == "abc"
     body = json.loads(request.content)
@@ -71,15 +75,17 @@ async def test_models_route_keeps_its_query(settings, catalog, make_flow) -> Non
 
 
 async def test_conversation_hints_for_the_pool(settings, catalog, make_flow) -> None:
+    """Affinity and ownership go on the exchange; headers a client sends cannot forge them."""
     flow = make_flow(
         body=b'{"model":"gpt-5.4","input":"hi","prompt_cache_key":"pck",'
         b'"previous_response_id":"resp_9"}',
-        headers={"session-id": "s1", "x-azt-owner": "forged"},
+        headers={"session-id": "s1", "x-azt-owner": "forged", "x-azt-exchange": "forged"},
     )
     await run(settings, catalog, flow)
-    assert flow.request.headers["x-azt-affinity"] == "pck"
-    assert flow.request.headers["x-azt-owner"] == "resp_9"
+    exchange = exchange_of(flow)
+    assert (exchange.affinity, exchange.owner) == ("pck", "resp_9")
+    assert flow.request.headers[EXCHANGE_HEADER] == flow.id
     flow = make_flow(headers={"session-id": "s1", "x-azt-affinity": "forged"})
     await run(settings, catalog, flow)
-    assert flow.request.headers["x-azt-affinity"] == "s1"
-    assert "x-azt-owner" not in flow.request.headers
+    exchange = exchange_of(flow)
+    assert (exchange.affinity, exchange.owner) == ("s1", None)

@@ -3,7 +3,7 @@ import json
 from mitmproxy.test import taddons
 
 from azt.addons.barrier import Barrier
-from azt.addons.flowstate import PASSTHROUGH, ROUTED, fail_closed
+from azt.addons.flowstate import exchange_of, fail_closed
 from azt.addons.scope import Scope
 from azt.config import Settings
 
@@ -37,11 +37,10 @@ def test_barrier_refuses_what_nobody_routed(make_flow) -> None:
         barrier.request(flow)
         assert flow.response.status_code == 500
         routed = make_flow()
-        routed.metadata[ROUTED] = True
+        exchange_of(routed).handed_over = True
         barrier.request(routed)
         assert routed.response is None
-        passing = make_flow()
-        passing.metadata[PASSTHROUGH] = True
+        passing = make_flow(taken=False)  # Scope left it alone: not azt's
         barrier.request(passing)
         assert passing.response is None
 
@@ -51,9 +50,10 @@ def test_proxy_listener_flows_pass_through(make_flow) -> None:
 
     scope = Scope(Settings())
     with taddons.context(scope):
-        flow = make_flow()
+        flow = make_flow(taken=False)
         scope.requestheaders(flow)
-        assert not flow.metadata.get(PASSTHROUGH)
-        flow.client_conn.proxy_mode = ProxyMode.parse("regular")
-        scope.requestheaders(flow)
-        assert flow.metadata[PASSTHROUGH]
+        assert exchange_of(flow) is not None
+        other = make_flow(taken=False)
+        other.client_conn.proxy_mode = ProxyMode.parse("regular")
+        scope.requestheaders(other)
+        assert exchange_of(other) is None

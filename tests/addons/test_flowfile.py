@@ -11,7 +11,7 @@ from mitmproxy import http, io
 from mitmproxy.test import tflow, tutils
 
 from azt.addons.flowfile import FlowFile, FlowFileError, parse_spec
-from azt.addons.flowstate import ROUTED
+from azt.addons.flowstate import exchange_of
 from azt.addons.redaction import (
     CLIENT_REQUEST,
     REDACTED,
@@ -19,7 +19,7 @@ from azt.addons.redaction import (
     is_secret_header,
     is_secret_query_param,
 )
-from azt.pool.server import SECRET_HEADER
+from azt.pool.hop import SECRET_HEADER
 
 POOL_SECRET = "pool-secret-4f1d9c"
 PLANTED = {
@@ -269,7 +269,7 @@ def test_a_routed_flow_names_the_request_the_client_sent(tmp_path: Path, make_fl
     flow_file.open()
     flow_file.requestheaders(flow)
     flow.request.path = "/responses"  # what the pool route does in `request`
-    flow.metadata[ROUTED] = True
+    exchange_of(flow).handed_over = True
     flow.response = tutils.tresp()
     flow_file.response(flow)
     flow_file.done()

@@ -4,7 +4,7 @@ import json
 import zstandard
 from mitmproxy.test import taddons
 
-from azt.addons.flowstate import BODY, ROUTE
+from azt.addons.flowstate import exchange_of
 from azt.addons.ingress import Ingress
 from azt.config import Settings
 
@@ -27,8 +27,8 @@ def test_parses_a_json_body(settings: Settings, make_flow) -> None:
     flow = make_flow()
     run(settings, flow)
     assert flow.response is None
-    assert flow.metadata[ROUTE].name == "codex.responses"
-    assert flow.metadata[BODY] == {"model": "gpt-5.4", "input": "hi"}
+    assert exchange_of(flow).route.name == "codex.responses"
+    assert exchange_of(flow).body == {"model": "gpt-5.4", "input": "hi"}
 
 
 def test_decodes_zstd_and_gzip(settings: Settings, make_flow) -> None:
@@ -40,7 +40,7 @@ def test_decodes_zstd_and_gzip(settings: Settings, make_flow) -> None:
         flow = make_flow(body=packed, headers={"content-encoding": encoding})
         run(settings, flow)
         assert flow.response is None, encoding
-        assert flow.metadata[BODY]["input"] == "zipped"
+        assert exchange_of(flow).body["input"] == "zipped"
         assert "content-encoding" not in flow.request.headers
 
 
@@ -128,4 +128,4 @@ def test_non_object_json_is_a_400(settings: Settings, make_flow) -> None:
 def test_get_routes_need_no_body(settings: Settings, make_flow) -> None:
     flow = make_flow(method="GET", path="/v1/models", body=b"", headers={"content-type": ""})
     run(settings, flow)
-    assert flow.response is None and BODY not in flow.metadata
+    assert flow.response is None and exchange_of(flow).body is None

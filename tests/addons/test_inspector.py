@@ -16,7 +16,7 @@ from mitmproxy.test import tflow, tutils
 
 from azt.addons.inspector import FlowFeed, Inspector, InspectorError, read_states
 from azt.addons.redaction import REDACTED, Redactor
-from azt.pool.server import SECRET_HEADER
+from azt.pool.hop import SECRET_HEADER
 from support.ports import port_is_free
 
 POOL_SECRET = "pool-secret-8e2a71"

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import taddons
 
-from azt.addons.flowstate import INTERCEPTED, PASSTHROUGH
+from azt.addons.flowstate import exchange_of
 from azt.addons.scope import Scope, parse_passthrough
 from azt.config import Settings
 
@@ -41,27 +41,30 @@ def test_tls_is_intercepted_only_for_openai_hosts_on_the_proxy_listener() -> Non
 def test_requests_on_intercepted_hosts_enter_the_pipeline(make_flow) -> None:
     scope = Scope(Settings())
     with taddons.context(scope):
-        flow = make_flow(path="/v1/chat/completions")
+        flow = make_flow(path="/v1/chat/completions", taken=False)
         flow.client_conn.proxy_mode = REGULAR
         flow.request.host = "api.openai.com"
         scope.requestheaders(flow)
-        assert flow.metadata[INTERCEPTED] == "api.openai.com"
-        assert PASSTHROUGH not in flow.metadata
+        exchange = exchange_of(flow)
+        assert exchange.intercepted_host == "api.openai.com"
+        assert exchange.client.ingress == "proxy"
 
 
 def test_other_hosts_and_allowed_paths_pass_through(make_flow) -> None:
     scope = Scope(Settings())
     with taddons.context(scope):
-        other = make_flow(path="/anything")
+        other = make_flow(path="/anything", taken=False)
         other.client_conn.proxy_mode = REGULAR
         other.request.host = "example.com"
         scope.requestheaders(other)
-        assert other.metadata[PASSTHROUGH]
-        check = make_flow(method="GET", path="/backend-api/wham/accounts/check", body=b"")
+        assert exchange_of(other) is None
+        check = make_flow(
+            method="GET", path="/backend-api/wham/accounts/check", body=b"", taken=False
+        )
         check.client_conn.proxy_mode = REGULAR
         check.request.host = "chatgpt.com"
         scope.requestheaders(check)
-        assert check.metadata[PASSTHROUGH]
+        assert exchange_of(check) is None
 
 
 def test_the_intercepted_host_list_is_a_setting() -> None:

@@ -19,8 +19,9 @@ from azt.cli.logs import (
 )
 from azt.cli.main import cli
 from azt.config import database_path
+from azt.dialects.common.usage import TokenUsage
 from azt.pool.accounts import Account
-from azt.records.record import RequestRecord, TokenUsage
+from azt.records.record import RequestRecord
 from azt.store.accounts import AccountStore
 from azt.store.db import open_database
 from azt.store.requests import RequestFilter, RequestStore

@@ -14,8 +14,9 @@ from click.testing import CliRunner, Result
 from azt.cli.main import cli
 from azt.cli.usage import exact_usd
 from azt.config import database_path
+from azt.dialects.common.usage import TokenUsage
 from azt.pool.accounts import Account
-from azt.records.record import RequestRecord, TokenUsage
+from azt.records.record import RequestRecord
 from azt.store.accounts import AccountStore
 from azt.store.db import open_database
 from support.records import make_record, store_records

@@ -17,8 +17,8 @@ from openai import AsyncOpenAI
 from azt.addons.redaction import CLIENT_REQUEST, REDACTED
 from azt.gateway import Gateway, GatewayStartError, Listeners
 from azt.pool.accounts import Account
+from azt.pool.hop import SECRET_HEADER
 from azt.pool.runtime import PoolRuntime
-from azt.pool.server import SECRET_HEADER
 from azt.sim.state import SimState
 from support.ports import port_is_free
 from support.rig import settings_for

@@ -10,17 +10,18 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from azt.config import Settings
+from azt.exchange import Client, Exchange
 from azt.pool.accounts import Account, AccountStatus
 from azt.pool.book import WATCH_INTERVAL_SECONDS, AccountBook
-from azt.pool.dispatch import Dispatcher, UpstreamCall
+from azt.pool.dispatch import Dispatcher
 from azt.pool.quota import QuotaSaves
 from azt.pool.runtime import PoolRuntime
 from azt.pool.slots import Slots
 from azt.pool.tokens import TokenManager
+from azt.pool.upstream import Upstream, UpstreamCall
 from azt.sim.faults import Fault
 from azt.store.accounts import AccountStore
 from azt.store.db import open_database
@@ -396,10 +397,11 @@ async def test_a_benched_account_is_skipped_by_the_next_request(
     sim.state.set_fault(limited.chatgpt_account_id, Fault("usage_limit"))
     book = AccountBook(store, worker)
     settings: Settings = sim.settings.model_copy(update={"pool_strategy": "fill-first"})
-    async with httpx.AsyncClient(trust_env=False) as client:
-        tokens = TokenManager(store, worker, client, settings, book=book)
+    upstream = Upstream(settings)
+    try:
+        tokens = TokenManager(store, worker, upstream.client, settings, book=book)
         slots = Slots(settings.account_max_concurrency, settings.pool_queue_max)
-        dispatcher = Dispatcher(settings, client, tokens, book, slots)
+        dispatcher = Dispatcher(settings, upstream, tokens, book, slots)
         call = UpstreamCall(
             "POST",
             "/responses",
@@ -408,9 +410,11 @@ async def test_a_benched_account_is_skipped_by_the_next_request(
             stream=True,
         )
         for _ in range(2):
-            opened = await dispatcher.open(call)
+            opened = await dispatcher.open(call, Exchange("x", Client(""), "POST", "/"))
             await opened.response.aclose()
             opened.release()
+    finally:
+        await upstream.aclose()
     await book.aclose()
     served = [r.account_id for r in sim.state.requests if r.path.endswith("/responses")]
     # The second request went straight to the healthy account: it saw the cooldown.

@@ -1,24 +1,21 @@
-"""The pool endpoint with a fake dispatcher: secret check, errors and stream endings."""
+"""The pool endpoint with a fake dispatcher: secret and exchange checks, errors, stream endings."""
 
 import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 
-from azt.dialects.sse import encode_event
+from azt.dialects.common.sse import encode_event
 from azt.errors import ApiError
+from azt.exchange import Client, Exchange, Exchanges
 from azt.loopback import LoopbackServer
 from azt.pool.accounts import Account
-from azt.pool.dispatch import Opened, UpstreamCall
-from azt.pool.server import (
-    ACCOUNT_HEADER,
-    ATTEMPTS_HEADER,
-    SECRET_HEADER,
-    WHOLE_REPLY_HEADER,
-    PoolApp,
-)
+from azt.pool.dispatch import Opened
+from azt.pool.hop import EXCHANGE_HEADER, SECRET_HEADER
+from azt.pool.server import PoolApp
 from azt.pool.slots import Slots
 from azt.pool.stream import StreamTracker
+from azt.pool.upstream import UpstreamBroken, UpstreamCall, UpstreamReply
 from support.accounts import make_account
 from support.sse import events_of
 
@@ -35,7 +32,8 @@ class FakeDispatcher:
         self.chunks = chunks
         self.error = error
         self.calls: list[UpstreamCall] = []
-        self.response = httpx.Response(200, headers={"x-codex-plan-type": "plus"})
+        self.exchanges: list[Exchange] = []
+        self.response = UpstreamReply(httpx.Response(200, headers={"x-codex-plan-type": "plus"}))
         self.released = 0
         self.remembered: dict[str, str] = {}
 
@@ -45,20 +43,28 @@ class FakeDispatcher:
     def _release(self) -> None:
         self.released += 1
 
-    async def open(self, call: UpstreamCall, **_: object) -> Opened:
+    async def open(self, call: UpstreamCall, exchange: Exchange, **_: object) -> Opened:
         self.calls.append(call)
+        self.exchanges.append(exchange)
         if self.error:
             raise self.error
         assert self.chunks is not None
+        exchange.note_attempt()
+        exchange.note_served_by(ACCOUNT.key)
         return Opened(ACCOUNT, self.response, self.chunks, b"", StreamTracker(), [], self._release)
 
 
+EXCHANGES = Exchanges()
+# Every test request is the gateway's: it carries the secret and a live exchange's id.
+EXCHANGE = Exchange(id="x-1", client=Client("127.0.0.1"), method="POST", path="/v1/responses")
+EXCHANGES.register(EXCHANGE)
+HOP = {SECRET_HEADER: SECRET, EXCHANGE_HEADER: EXCHANGE.id}
+
+
 def client_for(dispatcher: FakeDispatcher) -> tuple[PoolApp, httpx.AsyncClient]:
-    pool = PoolApp(dispatcher, SECRET, "0.169.0")  # type: ignore[arg-type]
+    pool = PoolApp(dispatcher, SECRET, "0.169.0", EXCHANGES)  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=pool.asgi())
-    client = httpx.AsyncClient(
-        transport=transport, base_url="http://pool", headers={SECRET_HEADER: SECRET}
-    )
+    client = httpx.AsyncClient(transport=transport, base_url="http://pool", headers=HOP)
     return pool, client
 
 
@@ -79,6 +85,20 @@ async def test_requests_without_the_secret_are_refused() -> None:
     assert not dispatcher.calls
 
 
+async def test_requests_without_a_live_exchange_are_refused() -> None:
+    """Only requests the gateway handed over reach the dispatcher."""
+    dispatcher = FakeDispatcher(error=ApiError(500, "unreachable"))
+    _, client = client_for(dispatcher)
+    async with client:
+        unknown = await client.post("/responses", content=b"{}", headers={EXCHANGE_HEADER: "x"})
+        missing = await client.post(
+            "/responses", content=b"{}", headers={SECRET_HEADER: SECRET, EXCHANGE_HEADER: ""}
+        )
+    assert unknown.status_code == missing.status_code == 403
+    assert unknown.json()["error"]["code"] == "forbidden"
+    assert not dispatcher.calls
+
+
 async def test_dispatch_errors_are_openai_json_with_their_headers() -> None:
     error = ApiError(429, "limit", code="usage_limit_reached", headers={"retry-after": "9"})
     _, client = client_for(FakeDispatcher(error=error))
@@ -88,17 +108,24 @@ async def test_dispatch_errors_are_openai_json_with_their_headers() -> None:
     assert response.json()["error"]["code"] == "usage_limit_reached"
 
 
-async def test_stream_carries_routing_and_codex_headers() -> None:
+async def test_stream_carries_codex_headers_and_reports_on_the_exchange() -> None:
+    """The reply keeps the backend's headers and none of azt's; the facts go on the exchange."""
     dispatcher = FakeDispatcher(chunks_of(CREATED, DELTA))
+    exchange = Exchange(id="x-2", client=Client("127.0.0.1"), method="POST", path="/")
+    EXCHANGES.register(exchange)
     _, client = client_for(dispatcher)
     async with client:
-        response = await client.post("/responses", content=b"{}")
+        response = await client.post(
+            "/responses", content=b"{}", headers={EXCHANGE_HEADER: exchange.id}
+        )
+    assert dispatcher.exchanges == [exchange]
     assert dispatcher.released == 1  # the account's slot is free again
     assert dispatcher.remembered == {"resp_1": "acct/user"}
-    assert response.headers[ACCOUNT_HEADER] == "acct/user"
-    assert response.headers[ATTEMPTS_HEADER] == "1"
+    assert [name for name in response.headers if name.startswith("x-azt-")] == []
     assert response.headers["x-codex-plan-type"] == "plus"
     assert response.headers["content-type"].startswith("text/event-stream")
+    assert (exchange.accounts, exchange.attempts) == (["acct/user"], 1)
+    assert exchange.failure == "upstream_stream_truncated"  # the stream had no terminal event
 
 
 async def test_a_stream_without_a_terminal_event_is_closed_with_response_failed() -> None:
@@ -111,7 +138,7 @@ async def test_a_stream_without_a_terminal_event_is_closed_with_response_failed(
 
 
 async def test_a_broken_upstream_read_is_closed_with_response_failed() -> None:
-    broken = chunks_of(CREATED, then=httpx.ReadError("reset"))
+    broken = chunks_of(CREATED, then=UpstreamBroken("ReadError: reset"))
     _, client = client_for(FakeDispatcher(broken))
     async with client:
         response = await client.post("/responses", content=b"{}")
@@ -143,14 +170,14 @@ async def test_drain_ends_open_streams_with_a_shutdown_event() -> None:
     async def slow() -> AsyncIterator[bytes]:
         yield CREATED
         await release.wait()
-        raise httpx.StreamClosed()
+        raise UpstreamBroken("StreamClosed")
 
     dispatcher = FakeDispatcher(slow())
-    pool = PoolApp(dispatcher, SECRET, "0.169.0")  # type: ignore[arg-type]
+    pool = PoolApp(dispatcher, SECRET, "0.169.0", EXCHANGES)  # type: ignore[arg-type]
     # A real server: httpx's ASGI transport would buffer the whole body.
     async with LoopbackServer(pool.asgi()) as server, httpx.AsyncClient() as client:
         async with client.stream(
-            "POST", f"{server.url}/responses", content=b"{}", headers={SECRET_HEADER: SECRET}
+            "POST", f"{server.url}/responses", content=b"{}", headers=HOP
         ) as response:
             received = b""
             async for chunk in response.aiter_bytes():
@@ -179,8 +206,10 @@ async def test_admin_accounts_reports_requests_in_flight() -> None:
     async with client:
         listed = await client.get("/admin/accounts")
         refused = await client.get("/admin/accounts", headers={SECRET_HEADER: "wrong"})
+        anyone = await client.get("/admin/accounts", headers={EXCHANGE_HEADER: ""})
     assert listed.json() == {"accounts": [{"key": ACCOUNT.key, "in_flight": 2}], "waiting": 0}
     assert refused.status_code == 403
+    assert anyone.status_code == 200  # the CLI asks with the secret alone
 
 
 async def test_usage_is_answered_from_the_pooled_accounts() -> None:
@@ -190,10 +219,10 @@ async def test_usage_is_answered_from_the_pooled_accounts() -> None:
     async def accounts() -> list[Account]:
         return [ACCOUNT]
 
-    pool = PoolApp(dispatcher, SECRET, "0.169.0", accounts=accounts)  # type: ignore[arg-type]
+    pool = PoolApp(dispatcher, SECRET, "0.169.0", EXCHANGES, accounts=accounts)  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=pool.asgi())
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://pool", headers={SECRET_HEADER: SECRET}
+        transport=transport, base_url="http://pool", headers=HOP
     ) as client:
         response = await client.get("/usage")
     assert response.json()["rate_limit"]["allowed"] is True
@@ -201,36 +230,61 @@ async def test_usage_is_answered_from_the_pooled_accounts() -> None:
     assert dispatcher.calls == []
 
 
-async def _paced(*parts: bytes, produced: list[bytes]) -> AsyncIterator[bytes]:
-    for part in parts:
-        await asyncio.sleep(0.02)  # each part leaves on its own unless something holds it
-        produced.append(part)
-        yield part
+async def _body_writes(whole_reply: bool) -> list[tuple[list[bytes], bytes]]:
+    """Each body write the pool makes, with what upstream had produced by then.
 
-
-async def _first_piece(whole_reply: bool) -> tuple[bytes, list[bytes], bytes]:
-    """The first body piece the client received, what had been produced by then, and all."""
+    Driven through the ASGI interface directly, so every write is seen as the pool makes it.
+    """
     produced: list[bytes] = []
     completed = encode_event({"type": "response.completed", "response": {"id": "resp_1"}})
-    pool, _ = client_for(FakeDispatcher(_paced(CREATED, DELTA, completed, produced=produced)))
-    headers = {SECRET_HEADER: SECRET}
-    if whole_reply:
-        headers[WHOLE_REPLY_HEADER] = "1"
-    async with (
-        LoopbackServer(pool.asgi()) as server,
-        httpx.AsyncClient() as client,
-        client.stream("POST", f"{server.url}/responses", content=b"{}", headers=headers) as reply,
-    ):
-        pieces = reply.aiter_bytes()
-        first = await anext(pieces)
-        seen = list(produced)
-        rest = b"".join([piece async for piece in pieces])
-    return first, seen, first + rest
+
+    async def upstream() -> AsyncIterator[bytes]:
+        for part in (CREATED, DELTA, completed):
+            produced.append(part)
+            yield part
+
+    pool, _ = client_for(FakeDispatcher(upstream()))
+    exchange = Exchange(id=f"whole-{whole_reply}", client=Client(""), method="POST", path="/")
+    exchange.whole_reply = whole_reply
+    EXCHANGES.register(exchange)
+    headers = [(k.encode(), v.encode()) for k, v in {**HOP, EXCHANGE_HEADER: exchange.id}.items()]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/responses",
+        "raw_path": b"/responses",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 2),
+    }
+    requests = [{"type": "http.request", "body": b"{}", "more_body": False}]
+    writes: list[tuple[list[bytes], bytes]] = []
+
+    async def receive() -> dict[str, object]:
+        if requests:
+            return requests.pop()
+        await asyncio.Event().wait()  # no disconnect: the reply ends first
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, object]) -> None:
+        body = message.get("body")
+        if message["type"] == "http.response.body" and isinstance(body, bytes) and body:
+            writes.append((list(produced), body))
+
+    await pool.asgi()(scope, receive, send)  # type: ignore[arg-type]
+    return writes
 
 
 async def test_a_whole_reply_leaves_in_one_piece_once_complete() -> None:
-    first, seen, body = await _first_piece(whole_reply=True)
-    assert len(seen) == 3 and first == body  # nothing left before the last event was read
+    writes = await _body_writes(whole_reply=True)
+    assert len(writes) == 1
+    (seen, body) = writes[0]
+    assert len(seen) == 3  # nothing left before the last event was read
     assert [e["type"] for e in events_of(body)] == [
         "response.created",
         "response.output_text.delta",
@@ -239,6 +293,6 @@ async def test_a_whole_reply_leaves_in_one_piece_once_complete() -> None:
 
 
 async def test_a_streamed_reply_leaves_event_by_event() -> None:
-    first, seen, body = await _first_piece(whole_reply=False)
-    assert first == CREATED and len(seen) < 3
-    assert len(events_of(body)) == 3
+    writes = await _body_writes(whole_reply=False)
+    assert [body for _, body in writes][0] == CREATED
+    assert [len(seen) for seen, _ in writes] == [1, 2, 3]  # each left as soon as it was read

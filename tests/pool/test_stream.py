@@ -1,6 +1,6 @@
 import json
 
-from azt.dialects.sse import SseParser, encode_event
+from azt.dialects.common.sse import SseParser, encode_event
 from azt.pool.stream import StreamTracker
 
 CREATED = encode_event(

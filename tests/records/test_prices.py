@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from azt.dialects.common.usage import TokenUsage
 from azt.records.prices import (
     DEFAULT_PRICES,
     IMAGE_PRICE_KEY,
@@ -11,7 +12,6 @@ from azt.records.prices import (
     PriceTable,
     merged_prices,
 )
-from azt.records.record import TokenUsage
 
 DEFAULTS = PriceTable(DEFAULT_PRICES)
 

@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from azt.records.record import RequestRecord, TokenUsage, usage_from_codex
+from azt.dialects.common.usage import TokenUsage, usage_from_codex
+from azt.records.record import RequestRecord
 from support.records import make_record as shared_record
 
 

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from azt.records.record import RequestRecord, TokenUsage
+from azt.dialects.common.usage import TokenUsage
+from azt.records.record import RequestRecord
 from azt.records.rollup import (
     BUCKET_BOUNDS_MS,
     BUCKET_COLUMNS,

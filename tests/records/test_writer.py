@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from azt.dialects.common.usage import TokenUsage
 from azt.records import writer as writer_module
-from azt.records.record import RequestRecord, TokenUsage
+from azt.records.record import RequestRecord
 from azt.records.writer import BATCH_MAX, RETRIES, RecordWriter
 from azt.store.db import open_database
 from azt.store.requests import RequestStore

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from azt.records.record import RequestRecord, TokenUsage
+from azt.dialects.common.usage import TokenUsage
+from azt.records.record import RequestRecord
 from azt.records.rollup import BUCKET_BOUNDS_MS, BUCKET_COLUMNS, Aggregate
 from azt.store import db
 from azt.store.db import open_database

@@ -4,7 +4,8 @@ from dataclasses import replace
 from typing import Any
 
 from azt.config import database_path
-from azt.records.record import RequestRecord, TokenUsage
+from azt.dialects.common.usage import TokenUsage
+from azt.records.record import RequestRecord
 from azt.store.db import open_database
 from azt.store.requests import RequestStore
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from azt.dialects.sse import SseParser
+from azt.dialects.common.sse import SseParser
 
 
 def events_of(body: bytes) -> list[dict[str, Any]]:

@@ -13,19 +13,12 @@ from typing import Any
 
 from mitmproxy import http
 
-from azt.addons.flowstate import (
-    ANSWERED,
-    INTERCEPTED,
-    fail_closed,
-    is_ours,
-    respond_error,
-    respond_json,
-    route_of,
-)
+from azt.addons.flowstate import answer_locally, claim, exchange_of, fail_closed, respond_error
 from azt.errors import ApiError
 from azt.metrics import CONTENT_TYPE, Metrics, PoolSnapshot
 from azt.records.periods import parse_since
 from azt.records.recorder import Recorder
+from azt.routes import Handler
 from azt.store.requests import RequestFilter
 
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -47,7 +40,8 @@ def _host_name(host_header: str) -> str:
 
 def refusal(flow: http.HTTPFlow) -> ApiError | None:
     """Why this client may not use the admin API, or None when it may."""
-    if flow.metadata.get(INTERCEPTED):
+    exchange = exchange_of(flow)
+    if exchange is not None and exchange.intercepted_host:
         path = flow.request.path.split("?", 1)[0]
         return ApiError(404, f"Unknown route: {flow.request.method} {path}", code="unknown_route")
     peer = flow.client_conn.peername[0] if flow.client_conn.peername else ""
@@ -110,6 +104,8 @@ def since_day(text: str) -> date:
 
 
 class AdminApi:
+    HANDLES = Handler.ADMIN
+
     def __init__(
         self,
         recorder: Recorder,
@@ -122,9 +118,10 @@ class AdminApi:
 
     @fail_closed
     async def request(self, flow: http.HTTPFlow) -> None:
-        route = route_of(flow)
-        if not is_ours(flow) or route is None or not route.admin:
+        exchange = claim(flow, Handler.ADMIN)
+        if exchange is None or exchange.route is None:
             return
+        route = exchange.route
         denied = refusal(flow)
         if denied is not None:
             respond_error(flow, denied)
@@ -132,18 +129,19 @@ class AdminApi:
         try:
             if route.name == "admin.metrics":
                 text = self._metrics.render(await self._pool())
-                flow.response = http.Response.make(200, text, {"content-type": CONTENT_TYPE})
+                reply = http.Response.make(200, text, {"content-type": CONTENT_TYPE})
             elif route.name == "admin.usage":
                 since = flow.request.query.get("since")
                 day = since_day(since) if since else None
-                self._json(flow, await self._recorder.summary(day))
+                reply = _json(await self._recorder.summary(day))
             else:
-                self._json(flow, await self._recorder.requests(request_filter(flow.request.query)))
+                reply = _json(await self._recorder.requests(request_filter(flow.request.query)))
         except ApiError as e:
             respond_error(flow, e)
             return
-        flow.metadata[ANSWERED] = "local"
+        answer_locally(flow, reply)
 
-    @staticmethod
-    def _json(flow: http.HTTPFlow, body: dict[str, Any]) -> None:
-        respond_json(flow, 200, json.dumps(body).encode(), {"cache-control": "no-store"})
+
+def _json(body: dict[str, Any]) -> http.Response:
+    headers = {"content-type": "application/json", "cache-control": "no-store"}
+    return http.Response.make(200, json.dumps(body).encode(), headers)

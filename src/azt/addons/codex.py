@@ -8,25 +8,27 @@ import json
 
 from mitmproxy import http
 
-from azt.addons.flowstate import BODY, fail_closed, is_ours, respond_error, route_of
-from azt.addons.handoff import affinity_key, hand_to_pool
+from azt.addons.flowstate import claim, fail_closed, respond_error
+from azt.addons.handoff import PoolLink, affinity_key
 from azt.catalog import CatalogHolder
 from azt.errors import ApiError
+from azt.routes import Handler
 
 
 class CodexRoute:
-    def __init__(self, catalog: CatalogHolder, pool_port: int, secret: str) -> None:
+    HANDLES = Handler.CODEX
+
+    def __init__(self, catalog: CatalogHolder, pool: PoolLink) -> None:
         self._catalog = catalog
-        self._pool_port = pool_port
-        self._secret = secret
+        self._pool = pool
 
     @fail_closed
     async def request(self, flow: http.HTTPFlow) -> None:
-        route = route_of(flow)
-        if not is_ours(flow) or route is None or not route.name.startswith("codex."):
+        exchange = claim(flow, Handler.CODEX)
+        if exchange is None or exchange.route is None:
             return
-        body = flow.metadata.get(BODY)
-        if route.json_body:
+        body = exchange.body
+        if exchange.route.json_body:
             if body is None:
                 raise RuntimeError("a JSON route reached routing without a parsed body")
             error = await self._check_model(body)
@@ -37,14 +39,9 @@ class CodexRoute:
                 body["instructions"] = ""
                 flow.request.content = json.dumps(body, ensure_ascii=False).encode()
         owner = (body or {}).get("previous_response_id")
-        hand_to_pool(
-            flow,
-            route.pool_path or "/",
-            self._pool_port,
-            self._secret,
-            affinity=affinity_key(body, flow.request.headers),
-            owner=owner if isinstance(owner, str) else None,
-        )
+        exchange.owner = owner if isinstance(owner, str) else None
+        exchange.affinity = affinity_key(body, flow.request.headers)
+        self._pool.hand_over(flow, exchange, exchange.route.pool_path or "/")
 
     async def _check_model(self, body: dict[str, object]) -> ApiError | None:
         model = body.get("model")

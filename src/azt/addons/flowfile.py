@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from mitmproxy import http, io
 
-from azt.addons.redaction import Redactor, note_client_request
+from azt.addons.redaction import Redactor
 
 logger = logging.getLogger("azt.flowfile")
 
@@ -64,7 +64,6 @@ class FlowFile:
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if self._worker is not None:
-            note_client_request(flow)
             self._open_flows[flow.id] = flow
 
     def response(self, flow: http.HTTPFlow) -> None:

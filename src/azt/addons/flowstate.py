@@ -1,4 +1,7 @@
-"""What the addons tell each other about a flow (kept in `flow.metadata`), and how to answer.
+"""A flow's `Exchange`, and how the addons answer a client.
+
+A flow azt takes on carries its `Exchange` under one metadata key; a flow without one is not
+azt's (a passthrough on the proxy listener) and every addon leaves it alone.
 
 Also `fail_closed`: a hook that raises answers the client with an error in its dialect
 instead of letting mitmproxy forward an unprocessed request.
@@ -7,36 +10,59 @@ instead of letting mitmproxy forward an unprocessed request.
 import functools
 import inspect
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 from mitmproxy import http
 
 from azt.errors import ApiError, internal_error
-from azt.routes import Route
+from azt.exchange import Client, Exchange
+from azt.routes import Handler
 
 logger = logging.getLogger("azt.gateway")
 
-ROUTE = "azt.route"  # the Route this request matched
-PASSTHROUGH = "azt.passthrough"  # not ours: leave it untouched
-ROUTED = "azt.routed"  # rewritten onto the local pool
-BODY = "azt.body"  # the parsed JSON request body
-STARTED = "azt.started"  # time.monotonic() when the request arrived
-ANSWERED = "azt.answered"  # the ApiError (or "local") the gateway answered with itself
-ACCOUNT = "azt.account"  # the pool account that served it
-ATTEMPTS = "azt.attempts"  # how many accounts the pool tried
-TRANSLATION = "azt.translation"  # the dialect translator handling this flow's reply
-INTERCEPTED = "azt.intercepted"  # the OpenAI host a proxy-listener request was for
+EXCHANGE = "azt.exchange"
+# mitmproxy's listener types, as azt names its ingresses.
+_INGRESS = {"reverse": "reverse", "regular": "proxy", "socks5": "socks"}
 
 
-def route_of(flow: http.HTTPFlow) -> Route | None:
-    return flow.metadata.get(ROUTE)
+def open_exchange(flow: http.HTTPFlow, *, intercepted_host: str | None = None) -> Exchange:
+    """Take the flow on: its exchange, created from what the client sent."""
+    peer = flow.client_conn.peername
+    exchange = Exchange(
+        id=flow.id,
+        client=Client(
+            address=str(peer[0]) if peer else "",
+            ingress=_INGRESS.get(flow.client_conn.proxy_mode.type_name, "reverse"),
+        ),
+        method=flow.request.method,
+        path=flow.request.path.split("?", 1)[0],
+        started_at=flow.request.timestamp_start,
+        intercepted_host=intercepted_host,
+    )
+    flow.metadata[EXCHANGE] = exchange
+    return exchange
 
 
-def is_ours(flow: http.HTTPFlow) -> bool:
-    """A live flow that no earlier addon has answered or handed off."""
-    return not (flow.response or flow.error or flow.metadata.get(PASSTHROUGH))
+def exchange_of(flow: http.HTTPFlow) -> Exchange | None:
+    exchange = flow.metadata.get(EXCHANGE)
+    return exchange if isinstance(exchange, Exchange) else None
+
+
+def live_exchange(flow: http.HTTPFlow) -> Exchange | None:
+    """The exchange of a flow that is azt's and not yet answered, errored or handed over."""
+    exchange = exchange_of(flow)
+    if exchange is None or flow.response or flow.error or exchange.handed_over:
+        return None
+    return exchange
+
+
+def claim(flow: http.HTTPFlow, handler: Handler) -> Exchange | None:
+    """The live exchange of a flow whose route `handler` serves, else None."""
+    exchange = live_exchange(flow)
+    if exchange is None or exchange.route is None or exchange.route.handler is not handler:
+        return None
+    return exchange
 
 
 def respond_json(flow: http.HTTPFlow, status: int, body: bytes, headers: dict[str, str]) -> None:
@@ -45,13 +71,19 @@ def respond_json(flow: http.HTTPFlow, status: int, body: bytes, headers: dict[st
     )
 
 
+def answer_locally(flow: http.HTTPFlow, response: http.Response) -> None:
+    """The gateway's own (successful) answer, such as the model list."""
+    flow.response = response
+    exchange = exchange_of(flow)
+    if exchange is not None:
+        exchange.local = True
+
+
 def respond_error(flow: http.HTTPFlow, error: ApiError) -> None:
     respond_json(flow, error.status, error.body_bytes(), error.headers)
-    flow.metadata[ANSWERED] = error
-
-
-def mark_started(flow: http.HTTPFlow) -> None:
-    flow.metadata.setdefault(STARTED, time.monotonic())
+    exchange = exchange_of(flow)
+    if exchange is not None:
+        exchange.answered = error
 
 
 def fail_closed[F: Callable[..., Any]](hook: F) -> F:

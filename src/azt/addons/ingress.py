@@ -1,27 +1,23 @@
-"""Admit a request: match its route, refuse what cannot be served, decode and parse its body.
+"""Admit a request: match its route, name the app that sent it, refuse what cannot be served,
+decode and parse its body.
 
 Answers 404 for unknown routes, 405 for a wrong method, 426 for the Codex WebSocket upgrade,
 413 for bodies over the limit, 415 for a non-JSON body, 400 for malformed JSON or a body that
 cannot be decoded.
 """
 
-import json
-
 from mitmproxy import http
 
-from azt.addons.flowstate import BODY, ROUTE, fail_closed, is_ours, mark_started, respond_error
+from azt.addons.flowstate import fail_closed, live_exchange, respond_error
 from azt.config import MiB, Settings
+from azt.dialects.common.intake import is_json_media, json_object
 from azt.errors import ApiError
-from azt.routes import WEBSOCKET_PATHS, MethodNotAllowed, Route, normalise_path, resolve
+from azt.records.sources import detect_source
+from azt.routes import WEBSOCKET_PATHS, Dialect, MethodNotAllowed, Route, normalise_path, resolve
 
 
 def _is_websocket_upgrade(request: http.Request) -> bool:
     return request.headers.get("upgrade", "").lower() == "websocket"
-
-
-def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and "json" in media)
 
 
 class Ingress:
@@ -33,48 +29,27 @@ class Ingress:
 
     @fail_closed
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        if not is_ours(flow):
+        exchange = live_exchange(flow)
+        if exchange is None:
             return
-        mark_started(flow)
         request = flow.request
-        path = normalise_path(request.path)
-        if _is_websocket_upgrade(request) and path in WEBSOCKET_PATHS:
-            respond_error(
-                flow,
-                ApiError(
-                    426,
-                    "WebSocket transport is not supported here; use HTTP streaming (SSE).",
-                    code="websocket_unsupported",
-                ),
-            )
+        admitted = _admit(request)
+        route = admitted if isinstance(admitted, Route) else None
+        exchange.route = route
+        codex = route is not None and route.dialect is Dialect.CODEX
+        exchange.source = detect_source(request.headers, codex_route=codex)
+        if isinstance(admitted, ApiError):
+            respond_error(flow, admitted)
             return
-        try:
-            route = resolve(request.method, request.path)
-        except MethodNotAllowed as e:
-            respond_error(
-                flow,
-                ApiError(
-                    405,
-                    f"{request.method} is not allowed on {path}; use {', '.join(e.allowed)}.",
-                    code="method_not_allowed",
-                    headers={"allow": ", ".join(e.allowed)},
-                ),
-            )
-            return
-        except LookupError:
-            respond_error(
-                flow, ApiError(404, f"Unknown route: {request.method} {path}", code="unknown_route")
-            )
-            return
-        flow.metadata[ROUTE] = route
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._limit(route):
-            respond_error(flow, self._too_large(route))
+        if declared.isdigit() and int(declared) > self._limit(admitted):
+            respond_error(flow, self._too_large(admitted))
 
     @fail_closed
     def request(self, flow: http.HTTPFlow) -> None:
-        route: Route | None = flow.metadata.get(ROUTE)
-        if not is_ours(flow) or route is None or not route.json_body:
+        exchange = live_exchange(flow)
+        route = exchange.route if exchange is not None else None
+        if exchange is None or route is None or not route.json_body:
             return
         request = flow.request
         if len(request.raw_content or b"") > self._limit(route):
@@ -99,7 +74,7 @@ class Ingress:
             respond_error(flow, self._too_large(route))
             return
         content_type = request.headers.get("content-type", "")
-        if not _is_json(content_type):
+        if not is_json_media(content_type):
             respond_error(
                 flow,
                 ApiError(
@@ -111,18 +86,9 @@ class Ingress:
             )
             return
         try:
-            body = json.loads(content)
-        except ValueError as e:
-            respond_error(
-                flow, ApiError(400, f"The request body is not valid JSON: {e}", code="invalid_json")
-            )
-            return
-        if not isinstance(body, dict):
-            respond_error(
-                flow, ApiError(400, "The request body must be a JSON object.", code="invalid_json")
-            )
-            return
-        flow.metadata[BODY] = body
+            exchange.body = json_object(content)
+        except ApiError as e:
+            respond_error(flow, e)
 
     def _too_large(self, route: Route) -> ApiError:
         limit_mb = self._limit(route) // MiB
@@ -133,3 +99,25 @@ class Ingress:
             f"(setting `{setting}`).",
             code="request_too_large",
         )
+
+
+def _admit(request: http.Request) -> Route | ApiError:
+    """The request's route, or why it has none (426, 405, 404)."""
+    path = normalise_path(request.path)
+    if _is_websocket_upgrade(request) and path in WEBSOCKET_PATHS:
+        return ApiError(
+            426,
+            "WebSocket transport is not supported here; use HTTP streaming (SSE).",
+            code="websocket_unsupported",
+        )
+    try:
+        return resolve(request.method, request.path)
+    except MethodNotAllowed as e:
+        return ApiError(
+            405,
+            f"{request.method} is not allowed on {path}; use {', '.join(e.allowed)}.",
+            code="method_not_allowed",
+            headers={"allow": ", ".join(e.allowed)},
+        )
+    except LookupError:
+        return ApiError(404, f"Unknown route: {request.method} {path}", code="unknown_route")

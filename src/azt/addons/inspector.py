@@ -29,7 +29,7 @@ from mitmproxy import http
 from mitmproxy.flow import Flow
 from mitmproxy.io import compat, tnetstring
 
-from azt.addons.redaction import Redactor, note_client_request
+from azt.addons.redaction import Redactor
 
 logger = logging.getLogger("azt.inspector")
 
@@ -82,9 +82,6 @@ class Inspector:
             raise InspectorError(announced.get("error") or "the inspector UI did not start")
         self._process, self.url = process, url
         return url
-
-    def requestheaders(self, flow: http.HTTPFlow) -> None:
-        note_client_request(flow)
 
     def request(self, flow: http.HTTPFlow) -> None:
         self._publish(flow)

@@ -4,19 +4,21 @@ import json
 
 from mitmproxy import http
 
-from azt.addons.flowstate import ANSWERED, fail_closed, is_ours, respond_json, route_of
+from azt.addons.flowstate import answer_locally, claim, fail_closed
 from azt.catalog import CatalogHolder
+from azt.routes import Handler
 
 
 class ModelList:
+    HANDLES = Handler.MODELS
+
     def __init__(self, catalog: CatalogHolder) -> None:
         self._catalog = catalog
 
     @fail_closed
     async def request(self, flow: http.HTTPFlow) -> None:
-        route = route_of(flow)
-        if not is_ours(flow) or route is None or route.name != "models.list":
+        if claim(flow, Handler.MODELS) is None:
             return
         catalog = await self._catalog.current()
-        respond_json(flow, 200, json.dumps(catalog.openai_list()).encode(), {})
-        flow.metadata[ANSWERED] = "local"
+        body = json.dumps(catalog.openai_list()).encode()
+        answer_locally(flow, http.Response.make(200, body, {"content-type": "application/json"}))

@@ -15,16 +15,7 @@ from mitmproxy.coretypes.serializable import Serializable
 from mitmproxy.net import encoding
 from mitmproxy.websocket import WebSocketData
 
-from azt.addons.flowstate import (
-    ACCOUNT,
-    ANSWERED,
-    ATTEMPTS,
-    INTERCEPTED,
-    PASSTHROUGH,
-    ROUTED,
-    route_of,
-)
-from azt.errors import ApiError
+from azt.addons.flowstate import exchange_of
 
 REDACTED = "[redacted]"
 
@@ -66,14 +57,8 @@ _SECRET_NAME_SUFFIXES = ("-token", "_token", "-key", "_key", "cookie")
 BODIES_FLAG = "--flow-bodies"
 REDACTED_METADATA = "azt.redacted"
 # The request line as the client sent it (without the query): routed flows are rewritten onto
-# the pool's paths, and a record should still say what the client asked for.
+# the pool's paths, and a saved flow should still say what the client asked for.
 CLIENT_REQUEST = "azt.client_request"
-
-
-def note_client_request(flow: http.HTTPFlow) -> None:
-    """Remember the client's request line; call in `requestheaders`, before any rewrite."""
-    path = flow.request.path.split("?", 1)[0]
-    flow.metadata.setdefault(CLIENT_REQUEST, f"{flow.request.method} {path}")
 
 
 def body_note(size: int) -> bytes:
@@ -138,29 +123,34 @@ def _replace_body(message: http.Message, body: bytes) -> None:
 def safe_metadata(flow: http.HTTPFlow, keep_bodies: bool) -> dict[str, str | bool]:
     """What azt knows about the flow, reduced to plain facts that hold no secret."""
     facts: dict[str, str | bool] = {REDACTED_METADATA: True, "azt.bodies_kept": keep_bodies}
-    route = route_of(flow)
-    if route is not None:
-        facts["azt.route"] = route.name
-    for key in (CLIENT_REQUEST, ACCOUNT, ATTEMPTS, INTERCEPTED):
-        value = flow.metadata.get(key)
-        if isinstance(value, str):
-            facts[key] = value
-    for key in (PASSTHROUGH, ROUTED):
-        if flow.metadata.get(key):
-            facts[key] = True
-    answered = flow.metadata.get(ANSWERED)
-    if isinstance(answered, ApiError):
-        facts[ANSWERED] = f"{answered.status} {answered.code or answered.error_type}"
-    elif isinstance(answered, str):
-        facts[ANSWERED] = answered
+    exchange = exchange_of(flow)
+    if exchange is None:
+        facts["azt.passthrough"] = True
+        return facts
+    facts[CLIENT_REQUEST] = f"{exchange.method} {exchange.path}"
+    if exchange.route is not None:
+        facts["azt.route"] = exchange.route.name
+    if exchange.handed_over:
+        facts["azt.routed"] = True
+    if exchange.accounts:
+        facts["azt.account"] = exchange.accounts[0]
+    if exchange.attempts:
+        facts["azt.attempts"] = str(exchange.attempts)
+    if exchange.intercepted_host:
+        facts["azt.intercepted"] = exchange.intercepted_host
+    if exchange.answered is not None:
+        answered = exchange.answered
+        facts["azt.answered"] = f"{answered.status} {answered.code or answered.error_type}"
+    elif exchange.local:
+        facts["azt.answered"] = "local"
     return facts
 
 
 def _routing_note(flow: http.HTTPFlow) -> str:
-    client_request = flow.metadata.get(CLIENT_REQUEST)
-    if not (flow.metadata.get(ROUTED) and isinstance(client_request, str)):
+    exchange = exchange_of(flow)
+    if exchange is None or not exchange.handed_over:
         return ""
-    return f"client request: {client_request}; azt handed it to its account pool"
+    return f"client request: {exchange.method} {exchange.path}; azt handed it to its account pool"
 
 
 @dataclass(frozen=True)

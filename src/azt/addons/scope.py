@@ -11,7 +11,7 @@ the reverse listener, so an unknown path gets azt's 404 and never reaches the re
 from mitmproxy import http, tls
 from mitmproxy.proxy.mode_specs import ReverseMode
 
-from azt.addons.flowstate import INTERCEPTED, PASSTHROUGH
+from azt.addons.flowstate import open_exchange
 from azt.config import Settings
 
 
@@ -44,10 +44,10 @@ class Scope:
             data.ignore_connection = True
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """Take on the flows that are azt's: they get an exchange; the rest are left alone."""
         if isinstance(flow.client_conn.proxy_mode, ReverseMode):
+            open_exchange(flow)
             return
         host = flow.request.pretty_host
-        if not self.intercepts(host) or self.passes_through(host, flow.request.path):
-            flow.metadata[PASSTHROUGH] = True
-            return
-        flow.metadata[INTERCEPTED] = host.lower()
+        if self.intercepts(host) and not self.passes_through(host, flow.request.path):
+            open_exchange(flow, intercepted_host=host.lower())

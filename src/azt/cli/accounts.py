@@ -17,8 +17,8 @@ import httpx
 from azt.cli.common import EXIT_NOT_FOUND, fail, open_stores, print_json
 from azt.config import data_dir
 from azt.pool.accounts import Account, AccountStatus
+from azt.pool.hop import SECRET_HEADER
 from azt.pool.importer import ImportFileError, read_import
-from azt.pool.server import SECRET_HEADER
 from azt.pool.usage import Window, quota_windows
 from azt.runtime_file import read_runtime
 from azt.store.accounts import AccountStore

@@ -7,7 +7,7 @@ import click
 
 from azt.cli.common import EXIT_UNAVAILABLE, fail
 from azt.config import data_dir
-from azt.dialects.tokens import (
+from azt.dialects.common.tokens import (
     ENCODING,
     VOCABULARY_FILE,
     TiktokenCounter,

@@ -13,13 +13,11 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field, replace
-
-import httpx
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 
 from azt.config import Settings
-from azt.errors import ApiError
+from azt.exchange import Exchange
 from azt.pool.accounts import Account
 from azt.pool.book import AccountBook
 from azt.pool.failover import (
@@ -32,40 +30,23 @@ from azt.pool.failover import (
 )
 from azt.pool.failover import is_overload_event as _is_overload
 from azt.pool.quota import quota_from_headers
-from azt.pool.scheduler import (
-    PAID_PLANS_EXCLUDED,
-    Strategy,
-    cooldown_after,
-    rank,
-    unavailable_reason,
-)
+from azt.pool.scheduler import Strategy, cooldown_after, rank, unavailable_reason
 from azt.pool.slots import Slots
 from azt.pool.stream import StreamTracker
 from azt.pool.tokens import TokenError, TokenManager
-from azt.pool.upstream import join, request_headers, strip_image_tool
-from azt.records.served import Served
+from azt.pool.upstream import (
+    Upstream,
+    UpstreamCall,
+    UpstreamError,
+    UpstreamReply,
+    UpstreamTimeout,
+)
 
 logger = logging.getLogger(__name__)
 
 ERROR_BODY_LIMIT = 64 * 1024
-# Request headers the gateway's addons use to steer the pool (never forwarded upstream).
-AFFINITY_HEADER = "x-azt-affinity"  # soft: keep a conversation on one account
-OWNER_HEADER = "x-azt-owner"  # hard: a response id this request continues
-NEEDS_HEADER = "x-azt-needs"  # "paid": only accounts on a paid plan
+# The Codex backend's own header naming the turn a reply belongs to (owned by one account).
 TURN_STATE_HEADER = "x-codex-turn-state"
-
-
-@dataclass(frozen=True)
-class UpstreamCall:
-    method: str
-    path: str  # relative to the Codex base URL, e.g. "/responses"
-    headers: Mapping[str, str]
-    body: bytes | None = None
-    params: Mapping[str, str] = field(default_factory=dict)
-    stream: bool = False  # an SSE reply: hold it until content arrives, then stream
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers.items() if k.lower() == name), None)
 
 
 @dataclass(eq=False)  # compared and hashed by identity: the pool tracks open streams
@@ -73,7 +54,7 @@ class Opened:
     """A live upstream reply that has passed every pre-content check."""
 
     account: Account
-    response: httpx.Response
+    response: UpstreamReply
     chunks: AsyncIterator[bytes]
     prelude: bytes
     tracker: StreamTracker
@@ -97,13 +78,13 @@ class Dispatcher:
     def __init__(
         self,
         settings: Settings,
-        client: httpx.AsyncClient,
+        upstream: Upstream,
         tokens: TokenManager,
         book: AccountBook,
         slots: Slots,
     ) -> None:
         self._settings = settings
-        self._client = client
+        self._upstream = upstream
         self._tokens = tokens
         self._book = book
         self.slots = slots
@@ -113,33 +94,29 @@ class Dispatcher:
         self._owners = _Lru(10_000)  # response id or turn state -> account key
 
     async def open(
-        self,
-        call: UpstreamCall,
-        *,
-        spread: set[str] | None = None,
-        served: Served | None = None,
+        self, call: UpstreamCall, exchange: Exchange, *, spread: set[str] | None = None
     ) -> Opened:
-        """An open reply from the best account; accounts in `spread` are tried last.
+        """An open reply from the best account for `exchange`; accounts in `spread` last.
 
-        `spread` lets sibling requests (an image request with `n > 1`) land on different
-        accounts while any other is free. `served` is told every attempt and who served.
+        The exchange says who may serve (affinity, ownership, plan) and is told every
+        attempt and who served. `spread` lets sibling requests (an image request with
+        `n > 1`) land on different accounts while any other is free.
         """
         deadline = time.monotonic() + self._settings.pool_deadline_seconds
         accounts = await self._book.accounts()
         failures: list[Failure] = []
         tried: set[str] = set()
-        needs_paid = call.header(NEEDS_HEADER) == "paid"
+        needs_paid = exchange.needs_paid
         for _ in range(self._settings.pool_max_attempts):
             now = time.time()
-            candidates = self._candidates(accounts, call, tried, now, needs_paid)
+            candidates = self._candidates(accounts, call, exchange, tried, now)
             if spread:
                 candidates.sort(key=lambda a: a.key in spread)
             if not candidates:
                 break
             account = await self.slots.take(candidates, deadline)
             tried.add(account.key)
-            if served is not None:
-                served.attempts += 1
+            exchange.note_attempt()
             if spread is not None:
                 spread.add(account.key)  # siblings starting now should look elsewhere
             try:
@@ -149,9 +126,8 @@ class Dispatcher:
                 raise
             if opened is not None:
                 opened.release = _once(self.slots.release, account.key)
-                if served is not None:
-                    served.accounts.append(account.key)
-                self._remember(call, opened)
+                exchange.note_served_by(account.key)
+                self._remember(exchange, opened)
                 return opened
             self.slots.release(account.key)
             accounts = await self._bench(accounts, account, failures[-1])
@@ -161,33 +137,33 @@ class Dispatcher:
         self,
         accounts: list[Account],
         call: UpstreamCall,
+        exchange: Exchange,
         tried: set[str],
         now: float,
-        needs_paid: bool,
     ) -> list[Account]:
+        needs_paid = exchange.needs_paid
         usable = [
             a
             for a in accounts
             if a.key not in tried and unavailable_reason(a, now, needs_paid=needs_paid) is None
         ]
-        owner = self._owner_of(call)
+        owner = self._owner_of(call, exchange)
         if owner is not None:
             # The upstream keeps this conversation on one account: no other may take it.
             return [a for a in usable if a.key == owner]
-        preferred = self._affinity.get(call.header(AFFINITY_HEADER) or "")
+        preferred = self._affinity.get(exchange.affinity or "")
         return rank(usable, self._strategy, now=now, turn=next(self._turn), preferred=preferred)
 
-    def _owner_of(self, call: UpstreamCall) -> str | None:
-        for token in (call.header(OWNER_HEADER), call.header(TURN_STATE_HEADER)):
+    def _owner_of(self, call: UpstreamCall, exchange: Exchange) -> str | None:
+        for token in (exchange.owner, call.header(TURN_STATE_HEADER)):
             if token and token in self._owners:
                 return self._owners[token]
         return None
 
-    def _remember(self, call: UpstreamCall, opened: Opened) -> None:
+    def _remember(self, exchange: Exchange, opened: Opened) -> None:
         key = opened.account.key
-        affinity = call.header(AFFINITY_HEADER)
-        if affinity:
-            self._affinity.remember(affinity, key)
+        if exchange.affinity:
+            self._affinity.remember(exchange.affinity, key)
         turn_state = opened.response.headers.get(TURN_STATE_HEADER)
         if turn_state:
             self._owners.remember(turn_state, key)
@@ -230,12 +206,12 @@ class Dispatcher:
                 failures.append(Failure(account.label, None, e.reason))
                 return None
             try:
-                response = await self._send(account, call, deadline)
-            except httpx.TimeoutException:
+                response = await self._upstream.send(account, call, deadline)
+            except UpstreamTimeout:
                 failures.append(Failure(account.label, None, "the connection timed out"))
                 return None
-            except httpx.TransportError as e:
-                failures.append(Failure(account.label, None, _transport_reason(e)))
+            except UpstreamError as e:
+                failures.append(Failure(account.label, None, e.reason))
                 return None
             self._record_quota(account, response)
             verdict = judge_status(response.status_code, refreshed=refreshed)
@@ -244,7 +220,7 @@ class Dispatcher:
                 refreshed = True
                 continue
             if verdict is Verdict.NEXT_ACCOUNT:
-                body = await _read_capped(response)
+                body = await response.read_capped(ERROR_BODY_LIMIT)
                 logger.info(
                     "account %s answered %s; trying the next", account.label, response.status_code
                 )
@@ -259,19 +235,19 @@ class Dispatcher:
                 )
                 return None
             if response.status_code >= 400:
-                body = await _read_capped(response)
+                body = await response.read_capped(ERROR_BODY_LIMIT)
                 raise client_error(response.status_code, body)
             return await self._admit(account, response, call, failures)
 
     async def _admit(
         self,
         account: Account,
-        response: httpx.Response,
+        response: UpstreamReply,
         call: UpstreamCall,
         failures: list[Failure],
     ) -> Opened | None:
         """Read a streamed reply up to its first content event; fail over on overload."""
-        chunks = response.aiter_bytes()
+        chunks = response.chunks
         tracker = StreamTracker()
         if not call.stream:
             return Opened(account, response, chunks, b"", tracker, failures)
@@ -285,41 +261,17 @@ class Dispatcher:
                     return None
                 if tracker.saw_content or tracker.terminal:
                     break
-        except httpx.TimeoutException:
+        except UpstreamTimeout:
             await response.aclose()
             failures.append(Failure(account.label, None, "the stream timed out before content"))
             return None
-        except httpx.TransportError as e:
+        except UpstreamError as e:
             await response.aclose()
-            failures.append(Failure(account.label, None, _transport_reason(e)))
+            failures.append(Failure(account.label, None, e.reason))
             return None
         return Opened(account, response, chunks, prelude, tracker, failures)
 
-    async def _send(self, account: Account, call: UpstreamCall, deadline: float) -> httpx.Response:
-        # Waiting for the reply's headers counts against the request's shared deadline.
-        remaining = max(0.1, deadline - time.monotonic())
-        timeout = httpx.Timeout(
-            connect=min(self._settings.upstream_connect_timeout, remaining),
-            read=min(self._settings.upstream_idle_timeout, remaining),
-            write=self._settings.upstream_idle_timeout,
-            pool=min(self._settings.upstream_connect_timeout, remaining),
-        )
-        body = call.body
-        if body and account.plan in PAID_PLANS_EXCLUDED:
-            body = strip_image_tool(body)
-        request = self._client.build_request(
-            call.method,
-            join(self._settings.codex_base_url, call.path),
-            headers=request_headers(call.headers, account),
-            content=body,
-            params=dict(call.params) or None,
-            timeout=timeout,
-        )
-        response = await self._client.send(request, stream=True)
-        # Past the headers only the idle timeout applies: a long answer may stream for long.
-        return response
-
-    def _record_quota(self, account: Account, response: httpx.Response) -> None:
+    def _record_quota(self, account: Account, response: UpstreamReply) -> None:
         snapshot = quota_from_headers(response.headers)
         if snapshot is None:
             return
@@ -344,25 +296,3 @@ def _error_of(failure: Failure) -> dict[str, object] | None:
     except (ValueError, AttributeError):
         return None
     return error if isinstance(error, dict) else None
-
-
-async def _read_capped(response: httpx.Response) -> bytes:
-    body = b""
-    try:
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) >= ERROR_BODY_LIMIT:
-                break
-    except httpx.HTTPError:
-        pass
-    finally:
-        await response.aclose()
-    return body[:ERROR_BODY_LIMIT]
-
-
-def _transport_reason(error: httpx.TransportError) -> str:
-    text = str(error) or type(error).__name__
-    return f"{type(error).__name__}: {text}" if text != type(error).__name__ else text
-
-
-__all__ = ["ApiError", "Dispatcher", "Opened", "UpstreamCall"]

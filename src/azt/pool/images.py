@@ -11,10 +11,10 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from azt.dialects.common.intake import json_object
 from azt.dialects.images import (
     ImagePlan,
     ImageResult,
@@ -25,13 +25,10 @@ from azt.dialects.images import (
     plan_image_request,
 )
 from azt.errors import ApiError
-from azt.pool.dispatch import NEEDS_HEADER, Dispatcher, Opened, UpstreamCall
+from azt.exchange import Exchange
+from azt.pool.dispatch import Dispatcher, Opened
 from azt.pool.imagecache import ImageCache
-from azt.records.record import usage_from_codex
-from azt.records.served import REQUEST_ID_HEADER, Served, ServedBoard
-
-PUBLIC_BASE_HEADER = "x-azt-public-base"
-IGNORED_HEADER = "x-azt-ignored-params"
+from azt.pool.upstream import UpstreamCall, UpstreamError
 
 
 def _error(error: ApiError) -> JSONResponse:
@@ -43,13 +40,7 @@ async def request_body(request: Request) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "")
     if content_type.lower().startswith("multipart/form-data"):
         return parse_multipart(content_type, raw)
-    try:
-        body = json.loads(raw)
-    except ValueError as e:
-        raise ApiError(400, f"The request body is not valid JSON: {e}", code="invalid_json") from e
-    if not isinstance(body, dict):
-        raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")
-    return body
+    return json_object(raw)
 
 
 class ImageService:
@@ -58,53 +49,46 @@ class ImageService:
         dispatcher: Dispatcher,
         cache: ImageCache,
         host_model: str,
-        board: ServedBoard | None = None,
     ) -> None:
         self._dispatcher = dispatcher
-        self._board = board if board is not None else ServedBoard()
         self._cache = cache
         self._host_model = host_model
 
-    async def handle(self, request: Request, *, edit: bool) -> Response:
-        served = self._board.open(request.headers.get(REQUEST_ID_HEADER))
+    async def handle(self, request: Request, exchange: Exchange, *, edit: bool) -> Response:
+        """Plan, send and collect an image request; what was dropped goes on the exchange."""
         try:
             plan = plan_image_request(
                 await request_body(request), edit=edit, host_model=self._host_model
             )
         except ApiError as e:
             return _error(e)
-        served.model = plan.image_model
-        headers = {IGNORED_HEADER: ", ".join(plan.ignored)} if plan.ignored else {}
+        exchange.model_served = plan.image_model
+        exchange.ignored = plan.ignored
+        exchange.needs_paid = True  # the image tool needs a paid plan
         call = UpstreamCall(
             "POST",
             "/responses",
-            {
-                "content-type": "application/json",
-                "accept": "text/event-stream",
-                NEEDS_HEADER: "paid",
-            },
+            {"content-type": "application/json", "accept": "text/event-stream"},
             json.dumps(plan.upstream, ensure_ascii=False).encode(),
             stream=True,
         )
         try:
             if plan.stream and plan.n == 1:
-                opened = await self._dispatcher.open(call, served=served)
+                opened = await self._dispatcher.open(call, exchange)
                 return StreamingResponse(
-                    self._relay(opened, plan, served),
-                    media_type="text/event-stream",
-                    headers=headers,
+                    self._relay(opened, plan, exchange), media_type="text/event-stream"
                 )
-            results = await self._fan_out(call, plan, served)
+            results = await self._fan_out(call, plan, exchange)
         except ApiError as e:
             return _error(e)
-        base = request.headers.get(PUBLIC_BASE_HEADER, "")
+        base = exchange.public_base
         url_for = None
         if plan.response_format == "url":
 
             def url_for(data: bytes, ext: str) -> str:
                 return f"{base}/_gateway/images/{self._cache.put(data, ext)}"
 
-        return JSONResponse(images_response(results, plan, url_for=url_for), headers=headers)
+        return JSONResponse(images_response(results, plan, url_for=url_for))
 
     async def cached(self, name: str) -> Response:
         found = self._cache.get(name)
@@ -117,11 +101,11 @@ class ImageService:
         return Response(data, media_type=content_type, headers={"cache-control": "private"})
 
     async def _fan_out(
-        self, call: UpstreamCall, plan: ImagePlan, served: Served
+        self, call: UpstreamCall, plan: ImagePlan, exchange: Exchange
     ) -> list[ImageResult]:
         spread: set[str] = set()
         outcomes = await asyncio.gather(
-            *(self._one(call, spread, served) for _ in range(plan.n)), return_exceptions=True
+            *(self._one(call, spread, exchange) for _ in range(plan.n)), return_exceptions=True
         )
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         for outcome in failures:
@@ -142,24 +126,26 @@ class ImageService:
             )
         return [o for o in outcomes if isinstance(o, ImageResult)]
 
-    async def _one(self, call: UpstreamCall, spread: set[str], served: Served) -> ImageResult:
-        opened = await self._dispatcher.open(call, spread=spread, served=served)
+    async def _one(self, call: UpstreamCall, spread: set[str], exchange: Exchange) -> ImageResult:
+        opened = await self._dispatcher.open(call, exchange, spread=spread)
         try:
             data = opened.prelude + b"".join([chunk async for chunk in opened.chunks])
-        except httpx.HTTPError as e:
+        except UpstreamError as e:
             raise ApiError(
                 502,
-                f"The Codex backend broke off while making the image: {e}",
+                f"The Codex backend broke off while making the image: {e.reason}",
                 code="upstream_error",
             ) from e
         finally:
             opened.release()
             await opened.response.aclose()
         result = collect_image(data)
-        _note_image(served, result)
+        _note_image(exchange, result)
         return result
 
-    async def _relay(self, opened: Opened, plan: ImagePlan, served: Served) -> AsyncIterator[bytes]:
+    async def _relay(
+        self, opened: Opened, plan: ImagePlan, exchange: Exchange
+    ) -> AsyncIterator[bytes]:
         translator = ImageStreamTranslator(plan)
         try:
             first = translator.feed(opened.prelude)
@@ -169,20 +155,20 @@ class ImageService:
                 out = translator.feed(chunk)
                 if out:
                     yield out
-        except httpx.HTTPError:
+        except UpstreamError:
             pass  # the translator ends a stream that lacks its terminal event with an error
         finally:
             opened.release()
             await opened.response.aclose()
         tail = translator.finish()
         if translator.result is not None:
-            _note_image(served, translator.result)
+            _note_image(exchange, translator.result)
         elif translator.error is not None:
-            served.error_code = translator.error.code or translator.error.error_type
+            exchange.failure = translator.error.code or translator.error.error_type
         yield tail
 
 
-def _note_image(served: Served, result: ImageResult) -> None:
-    served.image_count += 1
+def _note_image(exchange: Exchange, result: ImageResult) -> None:
+    exchange.image_count += 1
     # The Images API is priced by the image tool's tokens alone, as the metered API would.
-    served.add_image_usage(usage_from_codex(result.usage))
+    exchange.add_image_usage(result.usage)

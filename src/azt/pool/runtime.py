@@ -2,18 +2,21 @@
 
 from pathlib import Path
 
+import httpx
+
 from azt.catalog import CatalogHolder
 from azt.config import Settings
+from azt.exchange import Exchanges
 from azt.pool.accounts import Account
 from azt.pool.book import AccountBook
 from azt.pool.dispatch import Dispatcher
+from azt.pool.hop import new_secret
 from azt.pool.imagecache import ImageCache
 from azt.pool.images import ImageService
-from azt.pool.server import PoolApp, new_secret
+from azt.pool.server import PoolApp
 from azt.pool.slots import Slots
 from azt.pool.tokens import TokenManager
-from azt.pool.upstream import make_client
-from azt.records.served import ServedBoard
+from azt.pool.upstream import Upstream
 from azt.store.accounts import AccountStore
 from azt.store.catalog import CatalogStore
 from azt.store.db import open_database
@@ -23,10 +26,17 @@ from azt.store.worker import StoreWorker
 class PoolRuntime:
     """Store, store worker, account book, upstream client, token manager and dispatcher.
 
-    Must be created inside a running event loop and closed with `aclose()`.
+    Must be created inside a running event loop and closed with `aclose()`. `transport`
+    replaces the network under the upstream client (tests use `httpx.MockTransport`).
     """
 
-    def __init__(self, settings: Settings, database: Path) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Path,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.settings = settings
         self.database = database
         self.conn = open_database(database)
@@ -34,28 +44,27 @@ class PoolRuntime:
         self.catalog_store = CatalogStore(self.conn)
         self.worker = StoreWorker()
         self.book = AccountBook(self.accounts, self.worker)
-        self.client = make_client(settings)
+        self.upstream = Upstream(settings, transport)
         self.tokens = TokenManager(
-            self.accounts, self.worker, self.client, settings, book=self.book
+            self.accounts, self.worker, self.upstream.client, settings, book=self.book
         )
         self.slots = Slots(settings.account_max_concurrency, settings.pool_queue_max)
-        self.dispatcher = Dispatcher(settings, self.client, self.tokens, self.book, self.slots)
+        self.dispatcher = Dispatcher(settings, self.upstream, self.tokens, self.book, self.slots)
         self.catalog = CatalogHolder(lambda: self.worker.run(self.catalog_store.load))
         self.secret = new_secret()
-        self.served = ServedBoard()  # what the pool tells the ledger about each request
+        self.exchanges = Exchanges()  # the requests the gateway hands to the pool
         self.images = ImageService(
             self.dispatcher,
             ImageCache(database.parent / "images", settings.image_cache_ttl_seconds),
             settings.image_host_model,
-            self.served,
         )
         self.app = PoolApp(
             self.dispatcher,
             self.secret,
             settings.codex_client_version,
+            self.exchanges,
             accounts=self.list_accounts,
             images=self.images,
-            board=self.served,
         )
         self.book.start()
 
@@ -65,6 +74,6 @@ class PoolRuntime:
 
     async def aclose(self) -> None:
         await self.book.aclose()  # before the worker closes: queued writes still land
-        await self.client.aclose()
+        await self.upstream.aclose()
         self.worker.close()
         self.conn.close()

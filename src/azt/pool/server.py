@@ -1,45 +1,40 @@
 """The local Codex account pool: an in-process HTTP endpoint that speaks the Codex backend.
 
 It listens on a random loopback port and answers only requests carrying this process's secret
-header, which the gateway's routing addon adds. mitmproxy cannot stream a body an addon makes
-nor retry a flow, so this is where account choice, refresh, failover and clean stream endings
-live; mitmproxy streams the reply through unchanged.
+header, which the gateway's routing addon adds, with the id of the request's `Exchange`: what
+the gateway decided about the request is read there, and what the pool does is written there.
+mitmproxy cannot stream a body an addon makes nor retry a flow, so this is where account
+choice, refresh, failover and clean stream endings live; mitmproxy streams the reply through
+unchanged.
 """
 
 import hmac
 import json
 import logging
-import secrets
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from azt.dialects.common.usage import usage_from_codex
 from azt.errors import ApiError
+from azt.exchange import Exchange, Exchanges
 from azt.pool.accounts import Account
-from azt.pool.dispatch import Dispatcher, Opened, UpstreamCall
+from azt.pool.dispatch import Dispatcher, Opened
+from azt.pool.hop import EXCHANGE_HEADER, SECRET_HEADER
 from azt.pool.stream import StreamTracker
-from azt.pool.upstream import response_headers
+from azt.pool.upstream import UpstreamCall, UpstreamError, UpstreamTimeout, response_headers
 from azt.pool.usage import pooled_usage
-from azt.records.record import usage_from_codex
-from azt.records.served import REQUEST_ID_HEADER, Served, ServedBoard
 
 if TYPE_CHECKING:
     from azt.pool.images import ImageService
 
 logger = logging.getLogger(__name__)
-
-SECRET_HEADER = "x-azt-pool-secret"
-ACCOUNT_HEADER = "x-azt-account"
-ATTEMPTS_HEADER = "x-azt-attempts"
-# Set by the gateway when its client reads the reply only once it is complete.
-WHOLE_REPLY_HEADER = "x-azt-whole-reply"
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
@@ -50,10 +45,6 @@ AccountSource = Callable[[], Awaitable[Sequence[Account]]]
 
 async def _no_accounts() -> Sequence[Account]:
     return []
-
-
-def new_secret() -> str:
-    return secrets.token_urlsafe(32)
 
 
 def error_response(error: ApiError) -> JSONResponse:
@@ -77,29 +68,29 @@ class _RequireSecret:
         await self._app(scope, receive, send)
 
 
-def note_stream(served: Served, tracker: StreamTracker) -> None:
-    """Copy what a relayed stream said about itself onto the request's `Served`."""
-    served.model = tracker.model or served.model
-    served.add_usage(tracker.usage)
-    served.add_image_usage(tracker.image_usage)
-    served.image_count += tracker.image_count
-    served.error_code = tracker.error_code or served.error_code
-    served.output_head = served.output_head or tracker.output_head
+def note_stream(exchange: Exchange, tracker: StreamTracker) -> None:
+    """Copy what a relayed stream said about itself onto the request's exchange."""
+    exchange.model_served = tracker.model or exchange.model_served
+    exchange.add_usage(tracker.usage)
+    exchange.add_image_usage(tracker.image_usage)
+    exchange.image_count += tracker.image_count
+    exchange.failure = tracker.error_code or exchange.failure
+    exchange.output_head = exchange.output_head or tracker.output_head
 
 
-def _note_reply(served: Served, body: bytes) -> None:
+def _note_reply(exchange: Exchange, body: bytes) -> None:
     """Usage and model from a whole JSON reply (a compaction), when it has them."""
     try:
         reply = json.loads(body)
     except ValueError:
         return
     if isinstance(reply, dict):
-        served.add_usage(usage_from_codex(reply.get("usage")))
+        exchange.add_usage(usage_from_codex(reply.get("usage")))
         if isinstance(reply.get("model"), str):
-            served.model = reply["model"]
+            exchange.model_served = reply["model"]
 
 
-async def _in_one_piece(parts: AsyncGenerator[bytes]) -> AsyncIterator[bytes]:
+async def _in_one_piece(parts: AsyncGenerator[bytes]) -> AsyncGenerator[bytes]:
     """All of `parts` as one chunk: one write here and one parse in the gateway, instead of
     one per event, for a reply nobody reads before it ends. Still a stream, so a client that
     goes away still cancels the upstream call."""
@@ -109,26 +100,19 @@ async def _in_one_piece(parts: AsyncGenerator[bytes]) -> AsyncIterator[bytes]:
         await parts.aclose()
 
 
-def _routing_headers(opened: Opened) -> dict[str, str]:
-    return {
-        ACCOUNT_HEADER: opened.account.key,
-        ATTEMPTS_HEADER: str(len(opened.failures) + 1),
-    }
-
-
 class PoolApp:
     def __init__(
         self,
         dispatcher: Dispatcher,
         secret: str,
         client_version: str,
+        exchanges: Exchanges,
         *,
         accounts: AccountSource = _no_accounts,
         images: "ImageService | None" = None,
-        board: ServedBoard | None = None,
     ) -> None:
         self._dispatcher = dispatcher
-        self.board = board if board is not None else ServedBoard()
+        self._exchanges = exchanges
         self._accounts = accounts
         self._images = images
         self._secret = secret
@@ -167,13 +151,15 @@ class PoolApp:
 
     async def image_generations(self, request: Request) -> Response:
         try:
-            return await self._image_service().handle(request, edit=False)
+            exchange = self._exchange(request)
+            return await self._image_service().handle(request, exchange, edit=False)
         except ApiError as e:
             return error_response(e)
 
     async def image_edits(self, request: Request) -> Response:
         try:
-            return await self._image_service().handle(request, edit=True)
+            exchange = self._exchange(request)
+            return await self._image_service().handle(request, exchange, edit=True)
         except ApiError as e:
             return error_response(e)
 
@@ -183,37 +169,42 @@ class PoolApp:
         except ApiError as e:
             return error_response(e)
 
-    def _served(self, request: Request) -> Served:
-        return self.board.open(request.headers.get(REQUEST_ID_HEADER))
+    def _exchange(self, request: Request) -> Exchange:
+        """The request's exchange; a request the gateway did not hand over has none."""
+        exchange = self._exchanges.find(request.headers.get(EXCHANGE_HEADER))
+        if exchange is None:
+            raise ApiError(
+                403, "This endpoint serves only requests the gateway hands over.", code="forbidden"
+            )
+        return exchange
 
     async def responses(self, request: Request) -> Response:
-        served = self._served(request)
         call = UpstreamCall(
             "POST", "/responses", request.headers, await request.body(), stream=True
         )
         try:
-            opened = await self._dispatcher.open(call, served=served)
+            exchange = self._exchange(request)
+            opened = await self._dispatcher.open(call, exchange)
         except ApiError as e:
             return error_response(e)
         headers = response_headers(opened.response.headers)
         headers.update(SSE_HEADERS)
-        headers.update(_routing_headers(opened))
         headers["content-type"] = "text/event-stream; charset=utf-8"
-        relay = self._relay(opened, served)
-        if request.headers.get(WHOLE_REPLY_HEADER):
+        relay = self._relay(opened, exchange)
+        if exchange.whole_reply:
             relay = _in_one_piece(relay)
         return StreamingResponse(relay, status_code=opened.response.status_code, headers=headers)
 
     async def compact(self, request: Request) -> Response:
         call = UpstreamCall("POST", "/responses/compact", request.headers, await request.body())
-        return await self._unary(call, self._served(request))
+        return await self._unary(call, request)
 
     async def models(self, request: Request) -> Response:
         params = dict(request.query_params)
         # The backend answers by client version; Codex always sends one, other clients may not.
         params.setdefault("client_version", self._client_version)
         call = UpstreamCall("GET", "/models", request.headers, params=params)
-        return await self._unary(call, self._served(request))
+        return await self._unary(call, request)
 
     async def usage(self, request: Request) -> Response:
         """The Codex usage endpoint, answered for the whole pool without asking upstream."""
@@ -225,25 +216,27 @@ class PoolApp:
         busy = [{"key": key, "in_flight": n} for key, n in sorted(slots.snapshot().items())]
         return JSONResponse({"accounts": busy, "waiting": slots.waiting})
 
-    async def _unary(self, call: UpstreamCall, served: Served) -> Response:
+    async def _unary(self, call: UpstreamCall, request: Request) -> Response:
         try:
-            opened = await self._dispatcher.open(call, served=served)
+            exchange = self._exchange(request)
+            opened = await self._dispatcher.open(call, exchange)
         except ApiError as e:
             return error_response(e)
         try:
             body = b"".join([chunk async for chunk in opened.chunks])
-        except httpx.HTTPError as e:
-            error = ApiError(502, f"The Codex backend reply broke off: {e}", code="upstream_error")
+        except UpstreamError as e:
+            error = ApiError(
+                502, f"The Codex backend reply broke off: {e.reason}", code="upstream_error"
+            )
             return error_response(error)
         finally:
             opened.release()
             await opened.response.aclose()
-        _note_reply(served, body)
+        _note_reply(exchange, body)
         headers = response_headers(opened.response.headers)
-        headers.update(_routing_headers(opened))
         return Response(body, status_code=opened.response.status_code, headers=headers)
 
-    async def _relay(self, opened: Opened, served: Served) -> AsyncGenerator[bytes]:
+    async def _relay(self, opened: Opened, exchange: Exchange) -> AsyncGenerator[bytes]:
         """Stream the reply on; if upstream breaks off, end with a `response.failed` event."""
         tracker = opened.tracker
 
@@ -268,11 +261,11 @@ class PoolApp:
                     "upstream_stream_truncated",
                     "The Codex backend ended the stream before the response finished.",
                 )
-        except httpx.TimeoutException:
+        except UpstreamTimeout:
             yield ended_early(
                 "upstream_idle_timeout", "The Codex backend stopped sending data; gave up waiting."
             )
-        except (httpx.HTTPError, httpx.StreamError):
+        except UpstreamError:
             if self._draining:
                 yield ended_early(
                     "gateway_shutting_down", "azt is shutting down; send the request again."
@@ -286,7 +279,7 @@ class PoolApp:
             logger.exception("relaying the stream failed")
             yield tracker.failure_event("internal_error", "azt failed while relaying the stream.")
         finally:
-            note_stream(served, tracker)
+            note_stream(exchange, tracker)
             self._open.discard(opened)
             if tracker.response_id:
                 self._dispatcher.remember_response(tracker.response_id, opened.account.key)

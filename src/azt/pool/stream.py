@@ -8,9 +8,9 @@ reply cut short upstream can be closed with a proper `response.failed` instead o
 import json
 from typing import Any
 
-from azt.dialects.sse import SseParser, encode_event
+from azt.dialects.common.sse import SseParser, encode_event
+from azt.dialects.common.usage import TokenUsage, usage_from_codex
 from azt.pool.failover import PRELUDE_EVENTS, TERMINAL_EVENTS
-from azt.records.record import TokenUsage, usage_from_codex
 
 OUTPUT_HEAD_CHARS = 200
 

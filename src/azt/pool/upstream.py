@@ -1,7 +1,21 @@
-"""Talking to the Codex backend: the shared client and which headers cross the boundary."""
+"""Talking to the Codex backend: the shared client, the headers that cross, and its errors.
+
+This is azt's one boundary with httpx for backend calls: `Upstream.send` and the reply it
+returns turn every httpx exception into an `UpstreamError`, so the pool reasons about
+failures in its own terms:
+
+    UpstreamError          the backend could not be reached, or its reply broke off
+    ├── UpstreamTimeout    no reply, or no data for the idle timeout
+    └── UpstreamBroken     the connection failed, was refused, or broke
+
+The client takes an httpx transport, so the failover core runs in tests against
+`httpx.MockTransport` handlers, without sockets.
+"""
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, CookiePolicy
 from urllib.request import Request
 
@@ -10,6 +24,83 @@ import httpx
 from azt import __version__
 from azt.config import Settings
 from azt.pool.accounts import Account
+from azt.pool.scheduler import PAID_PLANS_EXCLUDED
+
+
+class UpstreamError(Exception):
+    """The Codex backend could not be reached, or its reply broke off."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UpstreamTimeout(UpstreamError):
+    """No reply within the connect timeout, or no data for the idle timeout."""
+
+
+class UpstreamBroken(UpstreamError):
+    """The connection failed, was refused or reset, or the reply was closed under the reader."""
+
+
+def _mapped(error: Exception) -> UpstreamError:
+    """The azt error for an httpx exception (chained by the caller)."""
+    if isinstance(error, httpx.TimeoutException):
+        return UpstreamTimeout("timed out")
+    name = type(error).__name__
+    text = str(error) or name
+    return UpstreamBroken(f"{name}: {text}" if text != name else text)
+
+
+_HTTPX_ERRORS = (httpx.HTTPError, httpx.StreamError)
+
+
+@dataclass(frozen=True)
+class UpstreamCall:
+    method: str
+    path: str  # relative to the Codex base URL, e.g. "/responses"
+    headers: Mapping[str, str]
+    body: bytes | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+    stream: bool = False  # an SSE reply: hold it until content arrives, then stream
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == name), None)
+
+
+class UpstreamReply:
+    """A backend reply whose headers have arrived; its body is read through `chunks`."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.chunks: AsyncIterator[bytes] = self._body()
+
+    async def _body(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.aiter_bytes():
+                yield chunk
+        except _HTTPX_ERRORS as e:
+            raise _mapped(e) from e
+
+    async def read_capped(self, limit: int) -> bytes:
+        """Up to `limit` bytes of the body (an error body, say); then the reply is closed."""
+        body = b""
+        try:
+            async for chunk in self.chunks:
+                body += chunk
+                if len(body) >= limit:
+                    break
+        except UpstreamError:
+            pass
+        finally:
+            await self.aclose()
+        return body[:limit]
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
 
 # Client headers the Codex backend understands. Everything else (the client's own
 # Authorization above all) stays on this side.
@@ -126,7 +217,9 @@ class _RefuseCookies(CookiePolicy):
         return False
 
 
-def make_client(settings: Settings) -> httpx.AsyncClient:
+def make_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
     """The one upstream client: HTTP/2 and keep-alive shared by every request azt serves."""
     timeout = httpx.Timeout(
         connect=settings.upstream_connect_timeout,
@@ -144,7 +237,51 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
         limits=limits,
         follow_redirects=False,
         cookies=CookieJar(policy=_RefuseCookies()),
+        transport=transport,
     )
+
+
+class Upstream:
+    """Sends pool calls to the Codex backend for an account."""
+
+    def __init__(
+        self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self._settings = settings
+        # Also used for token refreshes (azt.pool.oauth maps its own errors).
+        self.client = make_client(settings, transport)
+
+    async def send(self, account: Account, call: UpstreamCall, deadline: float) -> UpstreamReply:
+        """The reply's headers; raises `UpstreamError` when none arrive."""
+        settings = self._settings
+        # Waiting for the reply's headers counts against the request's shared deadline.
+        remaining = max(0.1, deadline - time.monotonic())
+        timeout = httpx.Timeout(
+            connect=min(settings.upstream_connect_timeout, remaining),
+            read=min(settings.upstream_idle_timeout, remaining),
+            write=settings.upstream_idle_timeout,
+            pool=min(settings.upstream_connect_timeout, remaining),
+        )
+        body = call.body
+        if body and account.plan in PAID_PLANS_EXCLUDED:
+            body = strip_image_tool(body)
+        request = self.client.build_request(
+            call.method,
+            join(settings.codex_base_url, call.path),
+            headers=request_headers(call.headers, account),
+            content=body,
+            params=dict(call.params) or None,
+            timeout=timeout,
+        )
+        try:
+            response = await self.client.send(request, stream=True)
+        except _HTTPX_ERRORS as e:
+            raise _mapped(e) from e
+        # Past the headers only the idle timeout applies: a long answer may stream for long.
+        return UpstreamReply(response)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
 def join(base: str, path: str) -> str:

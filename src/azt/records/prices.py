@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from azt.records.record import TokenUsage
+from azt.dialects.common.usage import TokenUsage
 
 # The entry that prices the image tool's own tokens.
 IMAGE_PRICE_KEY = "gpt-image-1"

@@ -8,60 +8,14 @@ data never enter it; previews exist only when the user opts in, and are redacted
 from dataclasses import dataclass
 from typing import Any
 
+from azt.dialects.common.usage import TokenUsage
+
 # Image work: the Images API (a forced image tool on a paid account), or a model turn that
 # called the image tool itself.
 IMAGES_API = "images-api"
 IMAGE_TOOL = "image-tool"
 
 INGRESSES = ("reverse", "proxy", "socks")
-
-
-@dataclass(frozen=True)
-class TokenUsage:
-    input: int = 0
-    cached: int = 0  # part of `input` served from the prompt cache
-    output: int = 0
-    reasoning: int = 0  # part of `output` spent reasoning
-    total: int = 0
-
-    def __add__(self, other: "TokenUsage") -> "TokenUsage":
-        return TokenUsage(
-            self.input + other.input,
-            self.cached + other.cached,
-            self.output + other.output,
-            self.reasoning + other.reasoning,
-            self.total + other.total,
-        )
-
-
-def _count(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-
-def usage_from_codex(usage: object) -> TokenUsage | None:
-    """A Codex/Responses `usage` object (or Chat's `prompt_tokens` spelling); None if absent."""
-    if not isinstance(usage, dict):
-        return None
-    if "input_tokens" not in usage and "prompt_tokens" not in usage:
-        return None
-    input_details = usage.get("input_tokens_details") or usage.get("prompt_tokens_details") or {}
-    output_details = (
-        usage.get("output_tokens_details") or usage.get("completion_tokens_details") or {}
-    )
-    input_tokens = _count(usage.get("input_tokens", usage.get("prompt_tokens")))
-    output_tokens = _count(usage.get("output_tokens", usage.get("completion_tokens")))
-    total = usage.get("total_tokens")
-    return TokenUsage(
-        input=input_tokens,
-        cached=_count(input_details.get("cached_tokens")) if isinstance(input_details, dict) else 0,
-        output=output_tokens,
-        reasoning=(
-            _count(output_details.get("reasoning_tokens"))
-            if isinstance(output_details, dict)
-            else 0
-        ),
-        total=_count(total) if isinstance(total, int) else input_tokens + output_tokens,
-    )
 
 
 @dataclass(frozen=True)

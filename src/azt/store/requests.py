@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from azt.records.record import RequestRecord, TokenUsage
+from azt.dialects.common.usage import TokenUsage
+from azt.records.record import RequestRecord
 from azt.records.rollup import Aggregate, cuts, sort_rows
 
 _RECORD_COLUMNS = (

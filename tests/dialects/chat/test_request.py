@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from azt.dialects.chat import (
+from azt.dialects.chat.request import (
     EFFORTS,
     PARAMETERS,
     ChatPlan,
@@ -16,7 +16,7 @@ from azt.dialects.chat import (
 from azt.errors import ApiError
 from azt.sim.app import rejection
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "chat-completions.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "chat-completions.md"
 USER = {"role": "user", "content": "hi"}
 LEVELS = ["low", "medium", "high", "xhigh"]
 TOOL = {

@@ -15,10 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from azt.dialects.multipart import FormPart, parse_form
-from azt.errors import ApiError
-
-Treatment = Literal["accept", "translate", "ignore", "reject"]
+from azt.dialects.common.intake import invalid, is_int, unsupported
+from azt.dialects.common.multipart import FormPart, parse_form
+from azt.dialects.common.params import Treatment, ignored_names
 
 PARAMETERS: dict[str, Treatment] = {
     "prompt": "accept",
@@ -109,14 +108,6 @@ class ImagePlan:
         return tool
 
 
-def invalid(param: str | None, message: str, code: str = "invalid_value") -> ApiError:
-    return ApiError(400, message, code=code, type="invalid_request_error", param=param)
-
-
-def unsupported(param: str, message: str) -> ApiError:
-    return invalid(param, message, code="unsupported_parameter")
-
-
 def plan_image_request(body: dict[str, Any], *, edit: bool, host_model: str) -> ImagePlan:
     """Validate an Images API body and build the Codex `/responses` body for one image.
 
@@ -204,12 +195,9 @@ def _tool(
 
 
 def _ignored(body: dict[str, Any], *, edit: bool, stream: bool) -> tuple[str, ...]:
-    names = {
-        name
-        for name, value in body.items()
-        if value is not None
-        and (PARAMETERS.get(name, "ignore") == "ignore" or (not edit and name in EDIT_ONLY))
-    }
+    names = ignored_names(body, PARAMETERS)
+    if not edit:
+        names |= {name for name in EDIT_ONLY if body.get(name) is not None}
     if not stream and body.get("partial_images") is not None:
         names.add("partial_images")
     if stream and body.get("response_format") == "url":
@@ -287,15 +275,11 @@ def _prompt(value: object) -> str:
     return value
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _int_in(body: dict[str, Any], name: str, low: int, high: int, *, default: int) -> int:
     value = body.get(name)
     if value is None:
         return default
-    if not _is_int(value):
+    if not is_int(value):
         raise invalid(name, f"`{name}` must be an integer.", code="invalid_type")
     if not low <= value <= high:
         raise invalid(name, f"`{name}` must be between {low} and {high}; got {value}.")

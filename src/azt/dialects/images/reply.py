@@ -19,17 +19,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from azt.dialects.images_request import ImagePlan, sniff_image
-from azt.dialects.sse import SseEvent, SseParser, encode_event
+from azt.dialects.common.errors import upstream_failure
+from azt.dialects.common.sse import SseEvent, SseParser, encode_event
+from azt.dialects.common.usage import TokenUsage, images_usage, usage_from_codex
+from azt.dialects.images.request import ImagePlan, sniff_image
 from azt.errors import ApiError
 
-RATE_LIMIT_CODES = frozenset(
-    {"usage_limit_reached", "rate_limit_exceeded", "insufficient_quota", "usage_not_included"}
-)
-OVERLOAD_CODES = frozenset({"server_is_overloaded", "slow_down"})
-INVALID_CODES = frozenset({"invalid_prompt", "invalid_image", "context_length_exceeded"})
-MODERATION_WORDS = ("moderation", "content_policy", "content_filter", "safety", "cyber_policy")
-FAILURE_EXTRAS = ("plan_type", "resets_at", "resets_in_seconds")
 TEXT_SNIPPET = 200
 KEEPALIVE = b": keepalive\n\n"
 # Upstream events that only say "still working": passed on as SSE comments, which keep the
@@ -60,7 +55,7 @@ class ImageResult:
     size: str | None
     quality: str | None
     background: str | None
-    usage: dict[str, Any] | None
+    usage: TokenUsage | None  # the image tool's own tokens
     created: int | None
 
 
@@ -70,20 +65,7 @@ class ImageResult:
 def image_failure(error: object) -> ApiError:
     """The client-facing error for an upstream `response.failed` / `error` payload."""
     error = error if isinstance(error, dict) else {}
-    code = _str(error.get("code")) or _str(error.get("type")) or "upstream_error"
-    kind = _str(error.get("type"))
-    message = _str(error.get("message")) or f"The upstream image request failed ({code})."
-    extra = {key: error[key] for key in FAILURE_EXTRAS if key in error}
-    words = f"{code} {kind or ''}".lower()
-    if code in RATE_LIMIT_CODES:
-        return ApiError(429, message, code=code, extra=extra)
-    if code in OVERLOAD_CODES:
-        return ApiError(503, message, code=code, type="server_error", extra=extra)
-    if any(word in words for word in MODERATION_WORDS):
-        return ApiError(400, message, code=code, type="image_generation_user_error", extra=extra)
-    if code in INVALID_CODES or kind == "invalid_request_error":
-        return ApiError(400, message, code=code, type="invalid_request_error", extra=extra)
-    return ApiError(502, message, code=code, type="server_error", extra=extra)
+    return upstream_failure(error)
 
 
 def _incomplete(response: dict[str, Any]) -> ApiError:
@@ -139,7 +121,7 @@ class ImageCollector:
         self.created: int | None = None
         self.final: dict[str, Any] | None = None  # image_generation_call item with a result
         self.partial: dict[str, Any] | None = None  # the last partial_image event
-        self.usage: dict[str, Any] | None = None
+        self.usage: TokenUsage | None = None
         self.texts: list[str] = []
         self.error: ApiError | None = None
         self.completed = False
@@ -185,8 +167,7 @@ class ImageCollector:
         self.completed = True
         tool_usage = response.get("tool_usage")
         usage = tool_usage.get("image_gen") if isinstance(tool_usage, dict) else None
-        if isinstance(usage, dict):
-            self.usage = usage
+        self.usage = usage_from_codex(usage) or self.usage
         if self.final is None:  # with store=false `output` is usually empty, but not always
             for item in response.get("output") or []:
                 self._item(item)
@@ -294,32 +275,12 @@ def _pick(reported: object, requested: object, allowed: tuple[str, ...]) -> str 
     return None
 
 
-def sum_usage(usages: Iterable[dict[str, Any] | None]) -> dict[str, Any] | None:
+def sum_usage(usages: Iterable[TokenUsage | None]) -> dict[str, Any] | None:
     """Image usage added up, in the shape the SDK's `Usage` models require; None if none."""
-    present = [usage for usage in usages if isinstance(usage, dict)]
+    present = [usage for usage in usages if usage is not None]
     if not present:
         return None
-    input_tokens = sum(_int(u.get("input_tokens")) for u in present)
-    output_tokens = sum(_int(u.get("output_tokens")) for u in present)
-    total: dict[str, Any] = {
-        "input_tokens": input_tokens,
-        "input_tokens_details": _details(present, "input_tokens_details"),
-        "output_tokens": output_tokens,
-        "total_tokens": sum(
-            _int(u.get("total_tokens"))
-            or _int(u.get("input_tokens")) + _int(u.get("output_tokens"))
-            for u in present
-        ),
-    }
-    if any(isinstance(u.get("output_tokens_details"), dict) for u in present):
-        total["output_tokens_details"] = _details(present, "output_tokens_details")
-    return total
-
-
-def _details(usages: list[dict[str, Any]], key: str) -> dict[str, int]:
-    found = [u.get(key) for u in usages]
-    dicts = [d for d in found if isinstance(d, dict)]
-    return {name: sum(_int(d.get(name)) for d in dicts) for name in ("image_tokens", "text_tokens")}
+    return images_usage(sum(present, TokenUsage()))
 
 
 # --- stream ---------------------------------------------------------------------------------
@@ -395,7 +356,7 @@ class ImageStreamTranslator:
             "type": f"{self._prefix}.completed",
             "b64_json": result.b64,
             **self._settings(source, result.output_format),
-            "usage": sum_usage([result.usage]) or sum_usage([{}]),
+            "usage": images_usage(result.usage or TokenUsage()),
         }
         return encode_event(event)
 
@@ -438,7 +399,3 @@ def sniff_b64(b64: str) -> str | None:
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0

@@ -2,11 +2,13 @@ import json
 
 from mitmproxy.test import taddons, tutils
 
-from azt.addons.flowstate import BODY, ROUTE, ROUTED, TRANSLATION
+from azt.addons.flowstate import exchange_of
+from azt.addons.handoff import PoolLink
 from azt.addons.ingress import Ingress
-from azt.addons.openai_api import CounterHolder, OpenAIApi, StreamAdapter, Translation
+from azt.addons.translate import CounterHolder, StreamAdapter, Translate
 from azt.config import Settings
-from azt.pool.server import WHOLE_REPLY_HEADER
+from azt.dialects.common.translation import Translation
+from azt.exchange import Exchanges
 from azt.routes import resolve
 
 
@@ -46,7 +48,7 @@ def test_stream_adapter_turns_a_crash_into_one_error_event() -> None:
 async def plan(body: dict, make_flow, catalog, settings=None, path="/v1/chat/completions"):
     settings = settings or Settings()
     ingress = Ingress(settings)
-    api = OpenAIApi(catalog, CounterHolder(settings), 4242, "secret")
+    api = Translate(catalog, CounterHolder(settings), PoolLink(4242, "secret", Exchanges()))
     flow = make_flow(path=path, body=json.dumps(body).encode())
     with taddons.context(ingress, api):
         ingress.requestheaders(flow)
@@ -58,11 +60,13 @@ async def plan(body: dict, make_flow, catalog, settings=None, path="/v1/chat/com
 async def test_chat_request_is_translated_and_routed(make_flow, catalog) -> None:
     body = {"model": "openai/gpt-5.4", "messages": [{"role": "user", "content": "hi"}]}
     flow = await plan(body, make_flow, catalog)
-    assert flow.response is None and flow.metadata[ROUTED]
+    exchange = exchange_of(flow)
+    assert flow.response is None and exchange.handed_over
     upstream = json.loads(flow.request.content)
     assert upstream["model"] == "gpt-5.4" and upstream["stream"] is True
     assert flow.request.path == "/responses" and flow.request.port == 4242
-    assert isinstance(flow.metadata[TRANSLATION], Translation)
+    assert isinstance(exchange.translation, Translation)
+    assert exchange.translation.upstream == upstream
 
 
 async def test_only_a_non_streaming_client_lets_the_pool_send_the_reply_whole(
@@ -70,13 +74,13 @@ async def test_only_a_non_streaming_client_lets_the_pool_send_the_reply_whole(
 ) -> None:
     messages = [{"role": "user", "content": "hi"}]
     whole = await plan({"model": "gpt-5.4", "messages": messages}, make_flow, catalog)
-    assert whole.request.headers[WHOLE_REPLY_HEADER] == "1"
+    assert exchange_of(whole).whole_reply
     body = {"model": "gpt-5.4", "messages": messages, "stream": True}
     streamed = await plan(body, make_flow, catalog)
-    assert WHOLE_REPLY_HEADER not in streamed.request.headers
+    assert not exchange_of(streamed).whole_reply
     body = {"model": "gpt-5.4", "input": "hi", "stream": True}
     streamed = await plan(body, make_flow, catalog, path="/v1/responses")
-    assert WHOLE_REPLY_HEADER not in streamed.request.headers
+    assert not exchange_of(streamed).whole_reply
 
 
 async def test_missing_and_unknown_models(make_flow, catalog) -> None:
@@ -93,7 +97,7 @@ async def test_max_tokens_without_a_tokenizer_is_refused(
     def offline(name: str) -> None:
         raise ConnectionError("no network")
 
-    monkeypatch.setattr("azt.dialects.tokens.tiktoken.get_encoding", offline)
+    monkeypatch.setattr("azt.dialects.common.tokens.tiktoken.get_encoding", offline)
     settings = Settings(tokenizer_file=str(tmp_path / "missing.tiktoken"))
     body = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
     flow = await plan(body, make_flow, catalog, settings)
@@ -106,15 +110,17 @@ async def test_max_tokens_uses_the_configured_vocabulary(make_flow, catalog, voc
     settings = Settings(tokenizer_file=str(vocabulary))
     body = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
     flow = await plan(body, make_flow, catalog, settings)
-    assert flow.response is None and flow.metadata[ROUTED]
+    assert flow.response is None and exchange_of(flow).handed_over
 
 
 def test_non_stream_reply_is_collapsed(make_flow) -> None:
-    api = OpenAIApi(None, None, 1, "s")  # type: ignore[arg-type]
+    api = Translate(None, None, None)  # type: ignore[arg-type]
     flow = make_flow()
-    flow.metadata[ROUTE] = resolve("POST", "/v1/chat/completions")
-    flow.metadata[BODY] = {}
-    flow.metadata[TRANSLATION] = Translation(Echo(), stream=False, ignored=("seed",))
+    exchange = exchange_of(flow)
+    exchange.route = resolve("POST", "/v1/chat/completions")
+    exchange.body = {}
+    exchange.translation = Translation({}, Echo(), stream=False, ignored=("seed",))
+    exchange.ignored = ("seed",)
     flow.response = tutils.tresp(
         content=b"data: x\n\n", headers=[(b"content-type", b"text/event-stream")]
     )
@@ -130,12 +136,15 @@ def test_non_stream_reply_is_collapsed(make_flow) -> None:
 def test_fallback_stream_errors_are_valid_in_their_dialect() -> None:
     from openai.types.responses import ResponseErrorEvent
 
-    from azt.addons.openai_api import _chat_stream_error, _responses_stream_error
-    from azt.dialects.sse import SseParser
+    from azt.addons.translate import DIALECTS
+    from azt.dialects.common.sse import SseParser
+    from azt.errors import internal_error
+    from azt.routes import Dialect
 
-    (chat, done) = list(SseParser().feed(_chat_stream_error()))
+    broke = internal_error("translating")
+    (chat, done) = list(SseParser().feed(DIALECTS[Dialect.CHAT].stream_error(broke)))
     assert json.loads(chat.data)["error"]["code"] == "internal_error" and done.data == "[DONE]"
-    (event,) = list(SseParser().feed(_responses_stream_error()))
+    (event,) = list(SseParser().feed(DIALECTS[Dialect.RESPONSES].stream_error(broke)))
     assert event.event == "error"
     parsed = ResponseErrorEvent.model_validate(json.loads(event.data))
     assert parsed.code == "internal_error"

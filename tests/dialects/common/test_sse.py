@@ -3,7 +3,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from azt.dialects.sse import SseEvent, SseParser, encode_event
+from azt.dialects.common.sse import SseEvent, SseParser, encode_event
 
 STREAM = (
     b'event: response.created\ndata: {"type":"response.created","sequence_number":0}\n\n'

@@ -20,80 +20,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from azt.dialects.chat import ChatPlan
-from azt.dialects.sse import SseParser, encode_event
-from azt.dialects.tokens import TokenCounter
+from azt.dialects.chat.request import ChatPlan
+from azt.dialects.common.errors import upstream_failure
+from azt.dialects.common.sse import SseParser, encode_event
+from azt.dialects.common.tokens import TokenCounter
+from azt.dialects.common.usage import chat_usage, usage_from_codex
 from azt.errors import ApiError
 
 DONE = b"data: [DONE]\n\n"
 _CALL_TYPES = ("function_call", "custom_tool_call")
 MESSAGE_SEPARATOR = "\n\n"  # between the texts of two upstream message items
 
-# HTTP status for an upstream failure code when the reply is collapsed (non-stream).
-FAILURE_STATUS = {
-    "server_is_overloaded": 503,
-    "slow_down": 503,
-    "context_length_exceeded": 400,
-    "invalid_prompt": 400,
-    "usage_limit_reached": 429,
-    "rate_limit_exceeded": 429,
-    "insufficient_quota": 429,
-}
-# Upstream error fields worth passing on to the client (usage limits name their reset time).
-FAILURE_EXTRAS = ("plan_type", "resets_at", "resets_in_seconds")
 TRUNCATED = ApiError(
     502,
     "The upstream response ended before it was complete.",
     code="upstream_stream_truncated",
     type="server_error",
 )
-
-
-def failure_error(error: dict[str, Any]) -> ApiError:
-    """The client-facing error for an upstream `response.failed` / `error` payload."""
-    code = error.get("code") or error.get("type")
-    code = code if isinstance(code, str) else "upstream_error"
-    upstream_type = error.get("type") if isinstance(error.get("type"), str) else None
-    status = FAILURE_STATUS.get(code)
-    if status is None:
-        status = 400 if upstream_type == "invalid_request_error" else 502
-    message = error.get("message")
-    if not isinstance(message, str) or not message:
-        message = f"The upstream response failed ({code})."
-    extra = {key: error[key] for key in FAILURE_EXTRAS if key in error}
-    # A mapped code takes the OpenAI type of its status (429 → rate_limit_error): upstream's
-    # type may merely repeat the code (usage_limit_reached) or disagree with the status.
-    kind = None if code in FAILURE_STATUS else upstream_type
-    return ApiError(status, message, code=code, type=kind, extra=extra)
-
-
-def chat_usage(usage: object) -> dict[str, Any] | None:
-    """Responses `usage` in Chat Completions terms, or None when upstream gave none."""
-    if not isinstance(usage, dict):
-        return None
-    prompt = _int(usage.get("input_tokens"))
-    completion = _int(usage.get("output_tokens"))
-    total = usage.get("total_tokens")
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": total if isinstance(total, int) else prompt + completion,
-        "prompt_tokens_details": {
-            "cached_tokens": _int(_get(usage, "input_tokens_details", "cached_tokens"))
-        },
-        "completion_tokens_details": {
-            "reasoning_tokens": _int(_get(usage, "output_tokens_details", "reasoning_tokens"))
-        },
-    }
-
-
-def _get(data: dict[str, Any], outer: str, inner: str) -> object:
-    nested = data.get(outer)
-    return nested.get(inner) if isinstance(nested, dict) else None
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 # --- emulation helpers ----------------------------------------------------------------------
@@ -300,9 +243,12 @@ class ChatTranslator:
         reasoning tokens upstream reports (reasoning always precedes the content, and keeping
         it makes `reasoning_tokens <= completion_tokens` hold), not upstream's full count.
         """
-        usage = chat_usage(self.upstream_usage)
+        reported = usage_from_codex(self.upstream_usage)
+        if reported is None:
+            return None
+        usage = chat_usage(reported)
         cut_by_limit = self._cut and self.finish_reason == "length"
-        if usage is not None and cut_by_limit and self._budget is not None:
+        if cut_by_limit and self._budget is not None:
             reasoning = usage["completion_tokens_details"]["reasoning_tokens"]
             usage["completion_tokens"] = self._budget.tokens + reasoning
             usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
@@ -421,7 +367,7 @@ class ChatTranslator:
             # failure while azt was only waiting for usage does not undo it.
             self._finish_usage(usage)
             return
-        self._fail(failure_error(error))
+        self._fail(upstream_failure(error))
 
     # --- building the choice ----------------------------------------------------------------
 
@@ -608,3 +554,8 @@ _HANDLERS: dict[str, _Handler] = {
     "response.failed": ChatTranslator._on_failed,
     "error": ChatTranslator._on_error,
 }
+
+
+def stream_error(error: ApiError) -> bytes:
+    """An `error` chunk, then `[DONE]`: how a chat stream ends when azt itself fails."""
+    return encode_event({"error": error.body()["error"]}, event="") + DONE

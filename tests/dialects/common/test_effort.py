@@ -1,6 +1,6 @@
 import pytest
 
-from azt.dialects.effort import nearest_effort
+from azt.dialects.common.effort import nearest_effort
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,6 @@ real backend's event lifecycle. Output must not depend on how the input bytes we
 import json
 import random
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from azt.dialects.chat import ChatPlan, plan_chat_request
-from azt.dialects.chat_stream import (
+from azt.dialects.chat.reply import (
     DONE,
     ChatTranslator,
     StopScanner,
     TokenBudget,
-    failure_error,
 )
-from azt.dialects.sse import SseParser, encode_event
-from azt.dialects.tokens import TiktokenCounter, load_vocabulary
+from azt.dialects.chat.request import ChatPlan, plan_chat_request
+from azt.dialects.common.sse import SseParser, encode_event
+from azt.dialects.common.tokens import TiktokenCounter, load_vocabulary
 from azt.sim.stream import Ending, StreamOptions, response_events
 
 CREATED_AT = 1_700_000_000
@@ -685,26 +682,6 @@ def test_collapse_failures(name: str, status: int, code: str) -> None:
     assert body["error"]["message"]
 
 
-@pytest.mark.parametrize(
-    ("error", "status"),
-    [
-        ({"code": "server_is_overloaded"}, 503),
-        ({"code": "slow_down"}, 503),
-        ({"code": "context_length_exceeded"}, 400),
-        ({"code": "invalid_prompt"}, 400),
-        ({"type": "usage_limit_reached", "resets_at": 9}, 429),
-        ({"code": "rate_limit_exceeded"}, 429),
-        ({"code": "insufficient_quota"}, 429),
-        ({"code": "server_error"}, 502),
-        ({"code": "invalid_value", "type": "invalid_request_error"}, 400),
-        ({}, 502),
-    ],
-)
-def test_failure_statuses(error: dict[str, Any], status: int) -> None:
-    """Upstream failure codes map to client statuses."""
-    assert failure_error(error).status == status
-
-
 def test_usage_limit_keeps_its_reset_time() -> None:
     """A usage-limit failure passes resets_at and plan_type on."""
     raw = encode(
@@ -840,13 +817,3 @@ def test_finish_twice_is_harmless() -> None:
     chat.feed(CASES["text"][1])
     assert chat.finish().endswith(DONE)
     assert chat.finish() == b""
-
-
-def test_translators_are_pure() -> None:
-    """The chat dialect modules load without mitmproxy, httpx or starlette."""
-    code = (
-        "import sys, azt.dialects.chat, azt.dialects.chat_stream; "
-        "print(sorted({'mitmproxy', 'httpx', 'starlette'} & set(sys.modules)))"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.stdout.strip() == "[]", result.stderr

@@ -8,8 +8,8 @@ import httpx2
 import openai
 import pytest
 
+from azt.dialects.common.multipart import FormPart, header_params, parse_form
 from azt.dialects.images import parse_multipart, plan_image_request
-from azt.dialects.multipart import FormPart, header_params, parse_form
 from azt.errors import ApiError
 from support.png import make_png
 

@@ -1,7 +1,7 @@
 """Chat Completions requests → Codex Responses bodies: the request half of the chat dialect.
 
 `plan_chat_request` validates a `POST /v1/chat/completions` body and returns a `ChatPlan`: the
-body to send upstream plus what the response translator (`azt.dialects.chat_stream`) must do
+body to send upstream plus what the reply translator (`azt.dialects.chat.reply`) must do
 on its side (stream or collapse, usage chunk, `stop` and `max_tokens` emulation). Every
 top-level parameter has one treatment, listed in `PARAMETERS` and documented in
 docs/chat-completions.md: accept, translate, emulate, ignore (named back to the client) or
@@ -13,12 +13,11 @@ Pure: no I/O, no clock.
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from azt.dialects.effort import nearest_effort
-from azt.errors import ApiError
-
-Treatment = Literal["accept", "translate", "emulate", "ignore", "reject"]
+from azt.dialects.common.effort import nearest_effort
+from azt.dialects.common.intake import invalid, is_int, unsupported
+from azt.dialects.common.params import Treatment, ignored_names
 
 # Every top-level parameter azt knows, with its treatment (docs/chat-completions.md has the why).
 # Anything not listed is ignored and named in `ChatPlan.ignored`.
@@ -80,14 +79,6 @@ class ChatPlan:
     ignored: tuple[str, ...]  # for the `x-azt-ignored-params` header, sorted
 
 
-def invalid(param: str | None, message: str, code: str = "invalid_value") -> ApiError:
-    return ApiError(400, message, code=code, type="invalid_request_error", param=param)
-
-
-def unsupported(param: str, message: str) -> ApiError:
-    return invalid(param, message, code="unsupported_parameter")
-
-
 def plan_chat_request(
     body: dict[str, Any],
     *,
@@ -141,7 +132,7 @@ def _reject_unsupported(body: dict[str, Any]) -> None:
     """400 for parameters whose meaning azt cannot deliver, rather than a silent wrong answer."""
     n = body.get("n")
     if n is not None:
-        if not _is_int(n) or n < 1:
+        if not is_int(n) or n < 1:
             raise invalid("n", "`n` must be a positive integer.")
         if n > 1:
             raise unsupported("n", "azt returns one choice per request; `n` must be 1.")
@@ -174,11 +165,7 @@ def _check_modalities(modalities: object) -> None:
 
 
 def _ignored(body: dict[str, Any], supports_verbosity: bool | None) -> tuple[str, ...]:
-    names = {
-        name
-        for name, value in body.items()
-        if value is not None and PARAMETERS.get(name, "ignore") == "ignore"
-    }
+    names = ignored_names(body, PARAMETERS)
     if supports_verbosity is False and body.get("verbosity") is not None:
         names.add("verbosity")
     return tuple(sorted(names))
@@ -241,13 +228,9 @@ def _positive_int(body: dict[str, Any], name: str) -> int | None:
     value = body.get(name)
     if value is None:
         return None
-    if not _is_int(value) or value < 1:
+    if not is_int(value) or value < 1:
         raise invalid(name, f"`{name}` must be a positive integer.")
     return int(value)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # --- reasoning, text, cache key -------------------------------------------------------------

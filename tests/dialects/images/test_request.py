@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from azt.dialects import images_request
 from azt.dialects.images import PARAMETERS, ImagePlan, plan_image_request
-from azt.dialects.images_request import (
+from azt.dialects.images import request as images_request
+from azt.dialects.images.request import (
     EDIT_INSTRUCTIONS,
     GENERATE_INSTRUCTIONS,
     MAX_IMAGE_BYTES,

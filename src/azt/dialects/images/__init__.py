@@ -7,11 +7,10 @@ sends it `plan.n` times. Replies: `collect_image` reads one upstream SSE body in
 `ImageStreamTranslator` turns a streamed upstream reply into OpenAI image stream events.
 See docs/images.md.
 
-The code lives in `images_request.py`, `images_reply.py` and `multipart.py`; this module is
-the public surface.
+The code lives in `request.py` and `reply.py`; this module is the public surface.
 """
 
-from azt.dialects.images_reply import (
+from azt.dialects.images.reply import (
     ImageCollector,
     ImageResult,
     ImageStreamTranslator,
@@ -19,7 +18,7 @@ from azt.dialects.images_reply import (
     image_failure,
     images_response,
 )
-from azt.dialects.images_request import (
+from azt.dialects.images.request import (
     PARAMETERS,
     ImagePlan,
     parse_multipart,

@@ -20,6 +20,8 @@ from openai.types import (
     ImagesResponse,
 )
 
+from azt.dialects.common.sse import encode_event
+from azt.dialects.common.usage import usage_from_codex
 from azt.dialects.images import (
     ImagePlan,
     ImageResult,
@@ -29,7 +31,6 @@ from azt.dialects.images import (
     images_response,
     plan_image_request,
 )
-from azt.dialects.sse import encode_event
 from azt.errors import ApiError
 from azt.sim.stream import Ending, StreamOptions, response_events
 from support.png import make_png, png_size
@@ -150,7 +151,7 @@ def test_collect_final_image() -> None:
         size="1024x1024",
         quality="medium",
         background="opaque",
-        usage=USAGE,
+        usage=usage_from_codex(USAGE),
         created=CREATED,
     )
 
@@ -212,8 +213,13 @@ def test_collect_text_answer() -> None:
     [
         ({"code": "server_error", "message": "boom"}, 502, "server_error", "server_error"),
         ({"code": "image_generation_failed"}, 502, "image_generation_failed", "server_error"),
-        ({"type": "usage_limit_reached", "resets_at": 5}, 429, "usage_limit_reached", None),
-        ({"code": "rate_limit_exceeded"}, 429, "rate_limit_exceeded", None),
+        (
+            {"type": "usage_limit_reached", "resets_at": 5},
+            429,
+            "usage_limit_reached",
+            "rate_limit_error",
+        ),
+        ({"code": "rate_limit_exceeded"}, 429, "rate_limit_exceeded", "rate_limit_error"),
         ({"code": "server_is_overloaded"}, 503, "server_is_overloaded", "server_error"),
         (
             {"code": "moderation_blocked"},
@@ -232,11 +238,12 @@ def test_collect_text_answer() -> None:
         ({}, 502, "upstream_error", "server_error"),
     ],
 )
-def test_collect_failures(error: dict[str, Any], status: int, code: str, kind: str | None) -> None:
+def test_collect_failures(error: dict[str, Any], status: int, code: str, kind: str) -> None:
     """response.failed maps to a status: 5xx → 502, limits → 429, policy → 400."""
     with pytest.raises(ApiError) as caught:
         collect_image(sse(created(), failed(error)))
-    assert (caught.value.status, caught.value.code, caught.value.type) == (status, code, kind)
+    failure = caught.value
+    assert (failure.status, failure.code, failure.error_type) == (status, code, kind)
 
 
 def test_failure_keeps_limit_details() -> None:
@@ -287,7 +294,9 @@ def result(**fields: Any) -> ImageResult:
         "usage": USAGE,
         "created": CREATED,
     }
-    return ImageResult(**{**defaults, **fields})
+    merged = {**defaults, **fields}
+    merged["usage"] = usage_from_codex(merged["usage"])
+    return ImageResult(**merged)
 
 
 def test_reply_b64() -> None:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from azt.dialects.tokens import (
+from azt.dialects.common.tokens import (
     TiktokenCounter,
     find_counter,
     load_vocabulary,

@@ -1,0 +1,1 @@
+"""What the translated dialects share: SSE, errors, usage, intake, parameter tables."""
