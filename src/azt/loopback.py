@@ -11,6 +11,7 @@ import socket
 from collections.abc import Iterator
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from azt.tasks import spawn
 
@@ -25,7 +26,7 @@ class _QuietServer(uvicorn.Server):
 class LoopbackServer:
     """An ASGI app listening on `host:port` (port 0 picks a free one)."""
 
-    def __init__(self, app: object, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose
         # proto says TCP, and without it Nagle plus delayed ACKs add ~40 ms per reply.

@@ -40,6 +40,10 @@ MAX_BACKLOG = 64 * 1024 * 1024  # bytes waiting in the pipe before updates are d
 MAX_SHOWN_FLOWS = 10_000  # the helper forgets the oldest flows beyond this
 _HELPER = "from azt.addons.inspector import main; main()"
 
+# A flow's state as tnetstring reads it back (mitmproxy's migration also takes the bytes keys
+# of old flow files).
+FlowState = dict[bytes | str, Any]
+
 
 class InspectorError(RuntimeError):
     """The inspector UI could not be started."""
@@ -145,13 +149,13 @@ class FlowFeed:
         self._limit = limit
         self._order: collections.deque[str] = collections.deque()
 
-    def show(self, state: dict[str, Any]) -> None:
+    def show(self, state: FlowState) -> None:
         try:
             self._show(compat.migrate_flow(state))
         except Exception:
             logger.warning("could not show a flow", exc_info=True)
 
-    def _show(self, state: dict[str, Any]) -> None:
+    def _show(self, state: FlowState) -> None:
         shown = self._view.get_by_id(state["id"])
         if shown is not None:
             shown.set_state(state)
@@ -167,7 +171,7 @@ class FlowFeed:
 
 
 def read_states(
-    source: BinaryIO, deliver: Callable[[dict[str, Any]], None], finished: Callable[[], None]
+    source: BinaryIO, deliver: Callable[[FlowState], None], finished: Callable[[], None]
 ) -> None:
     """Read flow states until the gateway closes the pipe (runs on its own thread)."""
     try:
@@ -196,14 +200,15 @@ async def serve_ui(port: int, source: BinaryIO) -> int:
 
     # No proxy listener: this master only shows flows it is given.
     master = WebMaster(options.Options(server=False), with_termlog=False)
-    master.options.update(web_open_browser=False, web_host=LOOPBACK)
+    # mitmproxy's OptManager.update takes **kwargs and is not annotated.
+    master.options.update(web_open_browser=False, web_host=LOOPBACK)  # type: ignore[no-untyped-call]
     try:
         sockets = tornado.netutil.bind_sockets(port, LOOPBACK)
     except OSError as e:
         _announce({"error": f"cannot serve the inspector on {LOOPBACK}:{port}: {e.strerror}"})
         await master.done()
         return 1
-    master.options.update(web_port=sockets[0].getsockname()[1])
+    master.options.update(web_port=sockets[0].getsockname()[1])  # type: ignore[no-untyped-call]
     server = tornado.httpserver.HTTPServer(master.app)
     server.add_sockets(sockets)
 
@@ -211,7 +216,7 @@ async def serve_ui(port: int, source: BinaryIO) -> int:
     feed = FlowFeed(master.view)
     ended = asyncio.Event()
 
-    def deliver(state: dict[str, Any]) -> None:
+    def deliver(state: FlowState) -> None:
         loop.call_soon_threadsafe(feed.show, state)
 
     def finished() -> None:

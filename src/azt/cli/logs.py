@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console, RenderableType
@@ -40,8 +40,14 @@ Batch = list[tuple[int, RequestRecord]]
 
 # --- shared with `azt usage` -------------------------------------------------------------
 
+# click >= 8.4 types a parameter by the value it converts to; older click cannot subscript it.
+if TYPE_CHECKING:
+    _MomentParam = click.ParamType[float]
+else:
+    _MomentParam = click.ParamType
 
-class SinceType(click.ParamType):
+
+class SinceType(_MomentParam):
     """A moment given as a duration back from now, or as a date or time."""
 
     name = "since"

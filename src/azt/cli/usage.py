@@ -9,7 +9,7 @@ import io
 import sqlite3
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich import box
@@ -52,8 +52,14 @@ TREND_BAR_WIDTH = 24
 Row = dict[str, Any]  # a total or breakdown row of the summary (Aggregate.as_json shape)
 Show = Callable[[Row], str]
 
+# click >= 8.4 types a parameter by the value it converts to; older click cannot subscript it.
+if TYPE_CHECKING:
+    _DayParam = click.ParamType[date]
+else:
+    _DayParam = click.ParamType
 
-class PeriodType(click.ParamType):
+
+class PeriodType(_DayParam):
     """The first day of a period: `7d` (today and the six days before), `24h`, or a date.
 
     The same reading as the admin API's `?since=`, so both report the same numbers.

@@ -346,8 +346,8 @@ def _split_pasted(text: str) -> tuple[str, str | None]:
         reason = (params.get("error_description") or params["error"])[0]
         raise ValueError(f"the sign-in failed: {reason}")
     code = (params.get("code") or [""])[0]
-    state = (params.get("state") or [None])[0]
-    return _require_code(code), state
+    states = params.get("state")
+    return _require_code(code), states[0] if states else None
 
 
 def _require_code(code: str) -> str:

@@ -70,8 +70,8 @@ _WINDOWS = ("primary", "secondary")
 
 def reset_instant(window: Mapping[str, Any], captured_at: int | None) -> float | None:
     """When a window resets, as `azt.pool.usage.parse_window` reads it from a snapshot."""
-    reset_at = window.get("reset_at")
-    after = window.get("reset_after_seconds")
+    reset_at: float | None = window.get("reset_at")
+    after: float | None = window.get("reset_after_seconds")
     if reset_at is None and after and captured_at:
         return captured_at + after
     return reset_at

@@ -65,9 +65,9 @@ def _text_of(content: object) -> str | None:
         return content
     if isinstance(content, list):
         texts = [
-            part.get("text")
+            text
             for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
+            if isinstance(part, dict) and isinstance(text := part.get("text"), str)
         ]
         return " ".join(texts) or None
     return None

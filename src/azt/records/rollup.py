@@ -84,7 +84,8 @@ class Aggregate:
     def from_columns(cls, row: Mapping[str, Any]) -> "Aggregate":
         """From a database row holding one column per counter and per bucket."""
         names = [f.name for f in fields(cls) if f.name != "buckets"]
-        aggregate = cls(**{name: row[name] or 0 for name in names})
+        counters: dict[str, Any] = {name: row[name] or 0 for name in names}
+        aggregate = cls(**counters)
         aggregate.buckets = {column: row[column] or 0 for column in BUCKET_COLUMNS}
         return aggregate
 

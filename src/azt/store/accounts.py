@@ -81,7 +81,8 @@ class AccountStore:
 
     def data_version(self) -> int:
         """SQLite's counter of commits by OTHER connections (the CLI, the records writer)."""
-        return self._conn.execute("PRAGMA data_version").fetchone()[0]
+        version: int = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        return version
 
     def listing(self) -> Listing:
         """`list()` with the generation and data version it reflects at least."""
@@ -99,7 +100,8 @@ class AccountStore:
         return [_account(r) for r in rows]
 
     def count(self) -> int:
-        return self._conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
+        count: int = self._conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
+        return count
 
     def get(self, key: str) -> Account | None:
         row = self._conn.execute(f"SELECT {_COLUMNS} FROM accounts WHERE key = ?", (key,))

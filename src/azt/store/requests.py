@@ -223,10 +223,13 @@ class RequestStore:
 
     def count(self, query: RequestFilter) -> int:
         where, params = query.where()
-        return self._conn.execute(f"SELECT COUNT(*) FROM requests{where}", params).fetchone()[0]
+        row = self._conn.execute(f"SELECT COUNT(*) FROM requests{where}", params).fetchone()
+        count: int = row[0]
+        return count
 
     def last_seq(self) -> int:
-        return self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0]
+        seq: int = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0]
+        return seq
 
     # Rollup reads: every one is a sum over at most (days x keys) small rows.
 
