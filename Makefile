@@ -29,9 +29,10 @@ $(STAMP): pyproject.toml
 start: $(STAMP)  ## run the gateway (make start ARGS=--demo for the built-in simulator)
 	$(BIN)/azt start $(ARGS)
 
-test: $(STAMP) $(VOCAB)  ## lint, then the unit and end-to-end suite
+test: $(STAMP) $(VOCAB)  ## lint and type-check, then the unit and end-to-end suite
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/pytest -q $(ARGS)
 
 # The Codex CLI and the Node SDK; their tests skip without them.
@@ -73,6 +74,7 @@ bench: $(STAMP) bench-deps  ## every benchmark against azt sim (make bench ARGS=
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .e2e .bench build dist src/*.egg-info

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from mitmproxy import options
 from mitmproxy.addons import (
@@ -173,7 +174,7 @@ class Gateway:
         )
 
     @staticmethod
-    def _bound(servers: Iterable[ServerInstance]) -> Listeners:
+    def _bound(servers: Iterable[ServerInstance[Any]]) -> Listeners:
         bound = {server.mode.type_name: tuple(server.listen_addrs[0][:2]) for server in servers}
         reverse = bound.get("reverse")
         assert reverse is not None

@@ -59,8 +59,7 @@ class FlowFile:
             self._file = open_private(self.path, self._append)
         except OSError as e:
             raise FlowFileError(f"cannot write flows to {self.path}: {e.strerror or e}") from e
-        # mitmproxy's FlowWriter.__init__ is not annotated (it takes any binary file).
-        self._writer = io.FlowWriter(self._file)  # type: ignore[no-untyped-call]
+        self._writer = io.FlowWriter(self._file)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="azt-flowfile")
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:

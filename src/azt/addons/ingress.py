@@ -17,7 +17,8 @@ from azt.routes import WEBSOCKET_PATHS, Dialect, MethodNotAllowed, Route, normal
 
 
 def _is_websocket_upgrade(request: http.Request) -> bool:
-    return request.headers.get("upgrade", "").lower() == "websocket"
+    upgrade: str = request.headers.get("upgrade", "")
+    return upgrade.lower() == "websocket"
 
 
 class Ingress:

@@ -200,15 +200,14 @@ async def serve_ui(port: int, source: BinaryIO) -> int:
 
     # No proxy listener: this master only shows flows it is given.
     master = WebMaster(options.Options(server=False), with_termlog=False)
-    # mitmproxy's OptManager.update takes **kwargs and is not annotated.
-    master.options.update(web_open_browser=False, web_host=LOOPBACK)  # type: ignore[no-untyped-call]
+    master.options.update(web_open_browser=False, web_host=LOOPBACK)
     try:
         sockets = tornado.netutil.bind_sockets(port, LOOPBACK)
     except OSError as e:
         _announce({"error": f"cannot serve the inspector on {LOOPBACK}:{port}: {e.strerror}"})
         await master.done()
         return 1
-    master.options.update(web_port=sockets[0].getsockname()[1])  # type: ignore[no-untyped-call]
+    master.options.update(web_port=sockets[0].getsockname()[1])
     server = tornado.httpserver.HTTPServer(master.app)
     server.add_sockets(sockets)
 

@@ -16,6 +16,7 @@ from mitmproxy.net import encoding
 from mitmproxy.websocket import WebSocketData
 
 from azt.addons.flowstate import exchange_of
+from azt.dialects.common.params import IGNORED_HEADER
 
 REDACTED = "[redacted]"
 
@@ -32,7 +33,7 @@ CREDENTIAL_HEADERS = frozenset(
 )
 INTERNAL_HEADER_PREFIX = "x-azt-"
 # azt tells every client which parameters it ignored; the names of parameters are no secret.
-PUBLIC_INTERNAL_HEADERS = frozenset({"x-azt-ignored-params"})
+PUBLIC_INTERNAL_HEADERS = frozenset({IGNORED_HEADER})
 SECRET_QUERY_PARAMS = frozenset(
     {
         "key",

@@ -2,6 +2,7 @@
 
 import asyncio
 import datetime
+import json
 
 import click
 
@@ -9,8 +10,9 @@ from azt.catalog import Catalog, CatalogFormatError, models_from_reply
 from azt.cli.common import EXIT_UNAVAILABLE, fail, open_stores, print_json
 from azt.config import database_path, load_settings
 from azt.errors import ApiError
-from azt.pool.dispatch import UpstreamCall
+from azt.exchange import Client, Exchange
 from azt.pool.runtime import PoolRuntime
+from azt.pool.upstream import UpstreamCall, UpstreamError
 
 
 async def refresh_catalog() -> Catalog:
@@ -24,13 +26,17 @@ async def refresh_catalog() -> Catalog:
             {"accept": "application/json"},
             params={"client_version": settings.codex_client_version},
         )
-        opened = await runtime.dispatcher.open(call)
+        exchange = Exchange(id="azt-models", client=Client(""), method="GET", path="/models")
+        opened = await runtime.dispatcher.open(call, exchange)
         try:
-            body = await opened.response.aread()
+            body = opened.prelude + b"".join([chunk async for chunk in opened.chunks])
+        except UpstreamError as e:
+            raise ApiError(502, f"the backend's model list broke off: {e.reason}") from e
         finally:
+            opened.release()
             await opened.response.aclose()
         try:
-            models = models_from_reply(opened.response.json() if body else None)
+            models = models_from_reply(json.loads(body) if body else None)
         except (ValueError, CatalogFormatError) as e:
             raise ApiError(502, f"the backend's model list is unreadable: {e}") from e
         etag = opened.response.headers.get("etag") or opened.response.headers.get("x-models-etag")

@@ -88,11 +88,13 @@ def upstream_message(body: bytes) -> str | None:
     detail = parsed.get("detail")
     if isinstance(detail, str):
         return detail
-    if isinstance(detail, dict) and isinstance(detail.get("message"), str):
-        return detail["message"]
+    message = detail.get("message") if isinstance(detail, dict) else None
+    if isinstance(message, str):
+        return message
     error = parsed.get("error")
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"]
+    message = error.get("message") if isinstance(error, dict) else None
+    if isinstance(message, str):
+        return message
     if isinstance(error, str):
         return error
     return None

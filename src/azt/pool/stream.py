@@ -79,7 +79,8 @@ class StreamTracker:
         if kind in TERMINAL_EVENTS:
             self.terminal = kind
             if kind == "error":
-                error = event.get("error") if isinstance(event.get("error"), dict) else event
+                error = event.get("error")
+                error = error if isinstance(error, dict) else event
                 self.error_code = str(error.get("code") or error.get("type") or "error")
             self._note_terminal(event.get("response"))
         elif kind not in PRELUDE_EVENTS:

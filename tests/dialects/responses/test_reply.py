@@ -20,32 +20,10 @@ from azt.dialects.responses.request import (
 )
 from azt.errors import ApiError
 from azt.sim.stream import Ending, StreamOptions, response_events
+from support.responses import MODEL, WEATHER, plan
 from support.sse import events_of
 
-MODEL = "gpt-5.5"
-LEVELS = ("low", "medium", "high", "xhigh")
 EVENTS = TypeAdapter(ResponseStreamEvent)
-WEATHER = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
-
-
-def plan(**body: Any) -> ResponsesPlan:
-    return plan_responses_request({"model": "alias", "input": "hi", **body}, model=MODEL)
-
-
-def rejection(body: Any, levels: tuple[str, ...] | None = None) -> ApiError:
-    with pytest.raises(ApiError) as caught:
-        plan_responses_request(body, model=MODEL, reasoning_levels=levels)
-    assert caught.value.status == 400
-    return caught.value
 
 
 # --- recorded streams -----------------------------------------------------------------------

@@ -3,33 +3,15 @@
 from typing import Any
 
 import pytest
-from openai.types.responses import ResponseStreamEvent
-from pydantic import TypeAdapter
 
 from azt.dialects.responses.request import (
     SUPPORTED_TOOL_TYPES,
-    ResponsesPlan,
     plan_responses_request,
 )
 from azt.errors import ApiError
+from support.responses import MODEL, WEATHER, plan
 
-MODEL = "gpt-5.5"
 LEVELS = ("low", "medium", "high", "xhigh")
-EVENTS = TypeAdapter(ResponseStreamEvent)
-WEATHER = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
-
-
-def plan(**body: Any) -> ResponsesPlan:
-    return plan_responses_request({"model": "alias", "input": "hi", **body}, model=MODEL)
 
 
 def rejection(body: Any, levels: tuple[str, ...] | None = None) -> ApiError:

@@ -265,7 +265,8 @@ class ChatTranslator:
             return  # not JSON (a stray `[DONE]`, a fragment): nothing to translate
         if not isinstance(event, dict):
             return
-        handler = _HANDLERS.get(event.get("type"))
+        kind = event.get("type")
+        handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is not None:
             handler(self, event)
 

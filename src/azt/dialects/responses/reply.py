@@ -330,7 +330,8 @@ class ResponsesTranslator:
         out = self._start(event)
         overrides: dict[str, Any] = {"output": self._output(raw)}
         if status == "failed":
-            error = raw.get("error") if isinstance(raw.get("error"), dict) else {}
+            error = raw.get("error")
+            error = error if isinstance(error, dict) else {}
             self._upstream_error = _error_fields(error, "The Codex backend failed the response.")
             overrides["error"] = _sdk_error(self._upstream_error)
         if status == "incomplete":
@@ -471,7 +472,7 @@ class ResponsesTranslator:
         if spec is None:
             return []
         prefix, field = spec
-        final = part.get(field) if isinstance(part.get(field), str) else ""
+        final = _text_of(part.get(field))
         text = self._text(index, content_index)
         where = {"item_id": item_id, "output_index": index, "content_index": content_index}
         out = []
@@ -507,7 +508,7 @@ class ResponsesTranslator:
 
     def _close_call(self, index: int, item: dict[str, Any]) -> list[dict[str, Any]]:
         prefix, field = _CALL_TEXT[item["type"]]
-        final = item.get(field) if isinstance(item.get(field), str) else ""
+        final = _text_of(item.get(field))
         text = self._text(index, -1)
         if text.finished:
             return []
@@ -548,6 +549,10 @@ def output_text(output: list[dict[str, Any]]) -> str:
         for part in item.get("content", [])
         if isinstance(part, dict) and part.get("type") == "output_text"
     )
+
+
+def _text_of(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _has_position(event: dict[str, Any], *, content: bool = False) -> bool:
