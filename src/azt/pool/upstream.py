@@ -14,7 +14,7 @@ The client takes an httpx transport, so the failover core runs in tests against
 
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, CookiePolicy
 from urllib.request import Request
@@ -75,9 +75,10 @@ class UpstreamReply:
         self._response = response
         self.status_code = response.status_code
         self.headers = response.headers
-        self.chunks: AsyncIterator[bytes] = self._body()
+        self._chunks = self._body()
+        self.chunks: AsyncIterator[bytes] = self._chunks  # one pass over the body
 
-    async def _body(self) -> AsyncIterator[bytes]:
+    async def _body(self) -> AsyncGenerator[bytes]:
         try:
             async for chunk in self._response.aiter_bytes():
                 yield chunk
@@ -99,7 +100,10 @@ class UpstreamReply:
         return body[:limit]
 
     async def aclose(self) -> None:
+        """Close the reply; a reader still inside `chunks` (a relay) wakes with UpstreamBroken."""
         await self._response.aclose()
+        if not self._chunks.ag_running:
+            await self._chunks.aclose()
 
 
 # Client headers the Codex backend understands. Everything else (the client's own
