@@ -12,6 +12,7 @@ The client takes an httpx transport, so the failover core runs in tests against
 `httpx.MockTransport` handlers, without sockets.
 """
 
+import inspect
 import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -102,7 +103,7 @@ class UpstreamReply:
     async def aclose(self) -> None:
         """Close the reply; a reader still inside `chunks` (a relay) wakes with UpstreamBroken."""
         await self._response.aclose()
-        if not self._chunks.ag_running:
+        if inspect.getasyncgenstate(self._chunks) != inspect.AGEN_RUNNING:
             await self._chunks.aclose()
 
 
