@@ -23,7 +23,7 @@ from azt.pool.usage import Window, parse_window
 from azt.records.record import IMAGE_TOOL, IMAGES_API, RequestRecord
 from azt.records.rollup import BUCKET_BOUNDS_MS, DIMENSIONS
 from azt.records.sources import LABELS as SOURCE_NAMES
-from azt.routes import IMAGE_CACHE_ROUTE, ROUTES
+from azt.routes import all_routes
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ STATE_OK = "ok"
 ACCOUNT_STATES = (STATE_OK, "relogin_required", "paused", "cooling_down")
 QUOTA_WINDOWS = ("primary", "secondary")
 
-ENDPOINT_NAMES = frozenset({route.name for route in ROUTES.values()} | {IMAGE_CACHE_ROUTE.name})
+ENDPOINT_NAMES = frozenset(route.name for route in all_routes())
 
 
 @dataclass(frozen=True)

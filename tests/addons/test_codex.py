@@ -85,6 +85,7 @@ async def test_conversation_hints_for_the_pool(settings, catalog, make_flow) -> 
     exchange = exchange_of(flow)
     assert (exchange.affinity, exchange.owner) == ("pck", "resp_9")
     assert flow.request.headers[EXCHANGE_HEADER] == flow.id
+    assert "x-azt-owner" not in flow.request.headers  # no header of azt's comes from a client
     flow = make_flow(headers={"session-id": "s1", "x-azt-affinity": "forged"})
     await run(settings, catalog, flow)
     exchange = exchange_of(flow)

@@ -296,3 +296,34 @@ async def test_a_streamed_reply_leaves_event_by_event() -> None:
     writes = await _body_writes(whole_reply=False)
     assert [body for _, body in writes][0] == CREATED
     assert [len(seen) for seen, _ in writes] == [1, 2, 3]  # each left as soon as it was read
+
+
+async def test_drain_reaches_a_relay_that_waits_for_its_client() -> None:
+    """A stream paused on a slow client when azt stops still ends saying why."""
+
+    class Held(httpx.AsyncByteStream):
+        def __init__(self) -> None:
+            self.closed = asyncio.Event()
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield CREATED
+            yield DELTA
+            await self.closed.wait()
+            raise httpx.ReadError("closed")
+
+        async def aclose(self) -> None:
+            self.closed.set()
+
+    reply = UpstreamReply(httpx.Response(200, stream=Held()))
+    dispatcher = FakeDispatcher(reply.chunks)
+    dispatcher.response = reply
+    pool = PoolApp(dispatcher, SECRET, "0.169.0", EXCHANGES)  # type: ignore[arg-type]
+    exchange = Exchange(id="held", client=Client(""), method="POST", path="/")
+    opened = await dispatcher.open(UpstreamCall("POST", "/responses", {}), exchange)
+    relay = pool._relay(opened, exchange)
+    first = await anext(relay)  # the relay now waits at its yield, as for a slow client
+    await pool.drain()
+    rest = b"".join([chunk async for chunk in relay])
+    events = events_of(first + rest)
+    assert events[-1]["response"]["error"]["code"] == "gateway_shutting_down"
+    assert exchange.failure == "gateway_shutting_down"

@@ -28,6 +28,9 @@ _DROPPED_HEADERS = (
     "content-length",
 )
 
+# No header of azt's own may come from a client (the pool reads only the two set below).
+_INTERNAL_PREFIX = "x-azt-"
+
 # Conversation ids clients send as headers; the first found keeps a conversation on one account.
 _SESSION_HEADERS = ("session-id", "session_id", "conversation_id", "thread-id", "thread_id")
 
@@ -78,8 +81,9 @@ class PoolLink:
     def hand_over(self, flow: http.HTTPFlow, exchange: Exchange, pool_path: str) -> None:
         """Send the flow to the pool at `pool_path` (the client's query string is kept)."""
         request = flow.request
-        for name in (*_DROPPED_HEADERS, SECRET_HEADER, EXCHANGE_HEADER):
-            request.headers.pop(name, None)
+        for name in list(request.headers.keys()):
+            if name.lower() in _DROPPED_HEADERS or name.lower().startswith(_INTERNAL_PREFIX):
+                request.headers.pop(name, None)
         exchange.public_base = public_base(flow, exchange)
         self.exchanges.register(exchange)
         if request.raw_content:

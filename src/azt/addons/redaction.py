@@ -125,7 +125,8 @@ def safe_metadata(flow: http.HTTPFlow, keep_bodies: bool) -> dict[str, str | boo
     """What azt knows about the flow, reduced to plain facts that hold no secret."""
     facts: dict[str, str | bool] = {REDACTED_METADATA: True, "azt.bodies_kept": keep_bodies}
     exchange = exchange_of(flow)
-    if exchange is None:
+    if exchange is None:  # not azt's, so not rewritten either
+        facts[CLIENT_REQUEST] = f"{flow.request.method} {flow.request.path.split('?', 1)[0]}"
         facts["azt.passthrough"] = True
         return facts
     facts[CLIENT_REQUEST] = f"{exchange.method} {exchange.path}"

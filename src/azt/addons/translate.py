@@ -24,7 +24,7 @@ from azt.dialects import chat, responses
 from azt.dialects.common.tokens import VOCABULARY_FILE, TokenCounter, find_counter
 from azt.dialects.common.translation import DialectSpec, ModelFacts, Translator
 from azt.errors import ApiError
-from azt.routes import Dialect, Handler, all_routes
+from azt.routes import Dialect, Handler, UnhandledRoutes, all_routes
 
 logger = logging.getLogger("azt.gateway")
 
@@ -94,7 +94,7 @@ class Translate:
             if route.handler is Handler.TRANSLATE and route.dialect not in DIALECTS
         )
         if untranslated:
-            raise RuntimeError(f"no dialect translates these routes: {', '.join(untranslated)}")
+            raise UnhandledRoutes(f"no dialect translates these routes: {', '.join(untranslated)}")
         self._catalog = catalog
         self._counter = counter
         self._pool = pool

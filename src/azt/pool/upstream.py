@@ -12,10 +12,9 @@ The client takes an httpx transport, so the failover core runs in tests against
 `httpx.MockTransport` handlers, without sockets.
 """
 
-import inspect
 import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, CookiePolicy
 from urllib.request import Request
@@ -74,15 +73,17 @@ class UpstreamReply:
 
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
+        self._closed = False
         self.status_code = response.status_code
         self.headers = response.headers
-        self._chunks = self._body()
-        self.chunks: AsyncIterator[bytes] = self._chunks  # one pass over the body
+        self.chunks: AsyncIterator[bytes] = self._body()  # one pass over the body
 
-    async def _body(self) -> AsyncGenerator[bytes]:
+    async def _body(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in self._response.aiter_bytes():
                 yield chunk
+                if self._closed:  # closed while the reader was away (a drain, say)
+                    raise UpstreamBroken("the reply was closed")
         except _HTTPX_ERRORS as e:
             raise _mapped(e) from e
 
@@ -101,10 +102,9 @@ class UpstreamReply:
         return body[:limit]
 
     async def aclose(self) -> None:
-        """Close the reply; a reader still inside `chunks` (a relay) wakes with UpstreamBroken."""
+        """Close the reply; a reader of `chunks` (a relay) then gets UpstreamBroken."""
+        self._closed = True
         await self._response.aclose()
-        if inspect.getasyncgenstate(self._chunks) != inspect.AGEN_RUNNING:
-            await self._chunks.aclose()
 
 
 # Client headers the Codex backend understands. Everything else (the client's own

@@ -231,7 +231,7 @@ def test_collect_text_answer() -> None:
             {"code": "content_policy_violation"},
             400,
             "content_policy_violation",
-            "image_generation_user_error",
+            "invalid_request_error",
         ),
         ({"code": "invalid_prompt"}, 400, "invalid_prompt", "invalid_request_error"),
         ({"type": "invalid_request_error", "code": "x"}, 400, "x", "invalid_request_error"),

@@ -38,4 +38,4 @@ def translate(body: dict[str, Any], model: ModelFacts, counter: TokenCounter | N
     return Translation(plan.upstream, translator, plan.stream, plan.ignored)
 
 
-DIALECT = DialectSpec("chat", needs_counter, translate, stream_error)
+DIALECT = DialectSpec(needs_counter, translate, stream_error)

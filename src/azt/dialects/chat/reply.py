@@ -21,22 +21,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from azt.dialects.chat.request import ChatPlan
-from azt.dialects.common.errors import upstream_failure
+from azt.dialects.common.errors import truncated, upstream_failure
 from azt.dialects.common.sse import SseParser, encode_event
 from azt.dialects.common.tokens import TokenCounter
-from azt.dialects.common.usage import chat_usage, usage_from_codex
+from azt.dialects.common.usage import chat_usage, read_usage
 from azt.errors import ApiError
 
 DONE = b"data: [DONE]\n\n"
 _CALL_TYPES = ("function_call", "custom_tool_call")
 MESSAGE_SEPARATOR = "\n\n"  # between the texts of two upstream message items
 
-TRUNCATED = ApiError(
-    502,
-    "The upstream response ended before it was complete.",
-    code="upstream_stream_truncated",
-    type="server_error",
-)
+TRUNCATED = truncated("The upstream response ended before it was complete.")
 
 
 # --- emulation helpers ----------------------------------------------------------------------
@@ -243,10 +238,9 @@ class ChatTranslator:
         reasoning tokens upstream reports (reasoning always precedes the content, and keeping
         it makes `reasoning_tokens <= completion_tokens` hold), not upstream's full count.
         """
-        reported = usage_from_codex(self.upstream_usage)
-        if reported is None:
+        if self.upstream_usage is None:
             return None
-        usage = chat_usage(reported)
+        usage = chat_usage(read_usage(self.upstream_usage))
         cut_by_limit = self._cut and self.finish_reason == "length"
         if cut_by_limit and self._budget is not None:
             reasoning = usage["completion_tokens_details"]["reasoning_tokens"]

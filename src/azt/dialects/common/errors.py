@@ -26,7 +26,6 @@ class Outcome:
 
 
 _INVALID = Outcome(400)
-_POLICY = Outcome(400, "image_generation_user_error")
 _LIMIT = Outcome(429)
 _OVERLOADED = Outcome(503)
 _BAD_GATEWAY = Outcome(502)
@@ -37,8 +36,9 @@ UPSTREAM_CODES: dict[str, Outcome] = {
     "invalid_prompt": _INVALID,
     "invalid_image": _INVALID,
     "cyber_policy": _INVALID,
-    "moderation_blocked": _POLICY,
-    "content_policy_violation": _POLICY,
+    "content_policy_violation": _INVALID,
+    # The image tool's own refusal, with the type OpenAI's Images API gives it.
+    "moderation_blocked": Outcome(400, "image_generation_user_error"),
     # The account (or the whole pool) is out of quota or rate limited.
     "usage_limit_reached": _LIMIT,
     "usage_not_included": _LIMIT,
@@ -65,9 +65,7 @@ def outcome_of(code: str, upstream_type: str | None = None) -> Outcome:
     if listed is not None:
         return listed
     words = f"{code} {upstream_type or ''}".lower()
-    if any(word in words for word in POLICY_WORDS):
-        return _POLICY
-    if upstream_type == "invalid_request_error":
+    if any(word in words for word in POLICY_WORDS) or upstream_type == "invalid_request_error":
         return _INVALID
     return _BAD_GATEWAY
 
@@ -84,6 +82,11 @@ def upstream_failure(error: Mapping[str, Any], fallback: str | None = None) -> A
     extra = {key: error[key] for key in PASSED_FIELDS if key in error}
     param = _text(error.get("param"))
     return ApiError(outcome.status, message, code=code, type=outcome.type, param=param, extra=extra)
+
+
+def truncated(message: str) -> ApiError:
+    """The error for a reply that ended (or broke) before it was complete."""
+    return upstream_failure({"code": "upstream_stream_truncated", "message": message})
 
 
 def _text(value: object) -> str | None:

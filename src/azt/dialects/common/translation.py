@@ -57,7 +57,6 @@ class Translation:
 class DialectSpec:
     """A client API translated onto the Codex backend."""
 
-    name: str
     # Whether this body needs the tokenizer (loading it is slow, so only when needed).
     needs_counter: Callable[[Mapping[str, Any]], bool]
     # Plan the request; raises ApiError for bad input.

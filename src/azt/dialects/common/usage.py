@@ -2,8 +2,9 @@
 
 `usage_from_codex` is the one reading of an upstream `usage` object (Responses spelling, or
 Chat's `prompt_tokens` spelling, or the image tool's `tool_usage.image_gen`). Counts that are
-missing, negative or not integers read as 0; a usage object without input tokens reads as
-None, which records count as "usage unknown" and never guess. The writers give each dialect
+missing, negative or not integers read as 0 (`read_usage`); a usage object without an input
+count reads as None in `usage_from_codex`, which records count as "usage unknown" and never
+guess. The writers give each dialect
 the shape its SDKs validate.
 
 Pure: no I/O.
@@ -61,12 +62,8 @@ def count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
-def usage_from_codex(usage: object) -> TokenUsage | None:
-    """A Codex/Responses `usage` object (or Chat's `prompt_tokens` spelling); None if absent."""
-    if not isinstance(usage, dict):
-        return None
-    if "input_tokens" not in usage and "prompt_tokens" not in usage:
-        return None
+def read_usage(usage: dict[str, Any]) -> TokenUsage:
+    """Every count of a Codex/Responses `usage` object (or Chat's spelling); missing ones 0."""
     input_details = _dict(usage.get("input_tokens_details") or usage.get("prompt_tokens_details"))
     output_details = _dict(
         usage.get("output_tokens_details") or usage.get("completion_tokens_details")
@@ -83,6 +80,15 @@ def usage_from_codex(usage: object) -> TokenUsage | None:
         input_split=_split(usage.get("input_tokens_details")),
         output_split=_split(usage.get("output_tokens_details")),
     )
+
+
+def usage_from_codex(usage: object) -> TokenUsage | None:
+    """The usage a reply reported, or None when it reported none (no input count at all)."""
+    if not isinstance(usage, dict):
+        return None
+    if "input_tokens" not in usage and "prompt_tokens" not in usage:
+        return None
+    return read_usage(usage)
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -114,7 +120,7 @@ def responses_usage(raw: dict[str, Any]) -> dict[str, Any]:
 
     The backend may send nulls or leave detail objects out; its other fields are kept.
     """
-    usage = usage_from_codex(raw) or TokenUsage()
+    usage = read_usage(raw)
     input_details = _dict(raw.get("input_tokens_details"))
     output_details = _dict(raw.get("output_tokens_details"))
     return {

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from azt.dialects.common.errors import upstream_failure
+from azt.dialects.common.errors import truncated, upstream_failure
 from azt.dialects.common.sse import SseEvent, SseParser, encode_event
 from azt.dialects.common.usage import TokenUsage, images_usage, usage_from_codex
 from azt.dialects.images.request import ImagePlan, sniff_image
@@ -72,12 +72,8 @@ def _incomplete(response: dict[str, Any]) -> ApiError:
     details = response.get("incomplete_details")
     reason = _str(details.get("reason")) if isinstance(details, dict) else None
     if reason == "content_filter":
-        return ApiError(
-            400,
-            "The image was blocked by the upstream safety system (content_filter).",
-            code="moderation_blocked",
-            type="image_generation_user_error",
-        )
+        message = "The image was blocked by the upstream safety system (content_filter)."
+        return upstream_failure({"code": "moderation_blocked", "message": message})
     return ApiError(
         502,
         f"The upstream response ended incomplete ({reason or 'no reason given'}).",
@@ -86,12 +82,7 @@ def _incomplete(response: dict[str, Any]) -> ApiError:
     )
 
 
-TRUNCATED = ApiError(
-    502,
-    "The upstream response ended before the image was complete.",
-    code="upstream_stream_truncated",
-    type="server_error",
-)
+TRUNCATED = truncated("The upstream response ended before the image was complete.")
 
 
 def _text_answer(texts: list[str]) -> ApiError:

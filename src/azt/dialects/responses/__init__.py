@@ -24,4 +24,4 @@ def translate(body: dict[str, Any], model: ModelFacts, counter: TokenCounter | N
     return Translation(plan.upstream, translator, plan.stream, plan.ignored)
 
 
-DIALECT = DialectSpec("responses", needs_counter, translate, stream_error)
+DIALECT = DialectSpec(needs_counter, translate, stream_error)
