@@ -14,7 +14,7 @@ from azt.loopback import LoopbackServer
 from azt.pool.runtime import PoolRuntime
 from azt.sim.app import create_app
 from azt.sim.state import SimState
-from support.rig import settings_for
+from support.sim import settings_for
 from support.sse import events_of
 
 BODY = {"model": "gpt-5.4", "input": "Reply with PONG", "store": False, "stream": True}

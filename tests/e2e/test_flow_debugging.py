@@ -19,9 +19,8 @@ from azt.gateway import Gateway, GatewayStartError, Listeners
 from azt.pool.accounts import Account
 from azt.pool.runtime import PoolRuntime
 from azt.pool.server import SECRET_HEADER
-from azt.sim.state import SimState
 from support.ports import port_is_free
-from support.rig import settings_for
+from support.sim import Sim, settings_for
 
 API_KEY = "sk-planted-secret-123"
 PROMPT = "planted prompt text 987"
@@ -48,17 +47,16 @@ StartGateway = Callable[..., Awaitable[Running]]
 
 @pytest.fixture
 async def start_gateway(
-    sim_server: tuple[SimState, str], tmp_path: Path, certs_dir: Path, vocabulary: Path
+    sim: Sim, tmp_path: Path, certs_dir: Path, vocabulary: Path
 ) -> AsyncIterator[StartGateway]:
-    state, sim_url = sim_server
     started: list[Running] = []
     runtimes: list[PoolRuntime] = []
 
     async def start(**overrides: object) -> Running:
-        settings = settings_for(sim_url, tokenizer_file=str(vocabulary), **overrides)
+        settings = settings_for(sim.url, tokenizer_file=str(vocabulary), **overrides)
         runtime = PoolRuntime(settings, tmp_path / f"azt-{len(runtimes)}.db")
         runtimes.append(runtime)
-        account = runtime.accounts.upsert(state.pool_account("one@example.com"))
+        account = runtime.accounts.upsert(sim.state.pool_account("one@example.com"))
         gateway = Gateway(runtime, confdir=str(certs_dir))
         running = Running(gateway, runtime, await gateway.start(), account)
         started.append(running)

@@ -11,7 +11,8 @@ import pytest
 from azt.gateway import Gateway
 from azt.pool.runtime import PoolRuntime
 from azt.sim.faults import Fault
-from support.rig import Rig, settings_for
+from support.rig import Rig
+from support.sim import settings_for
 from support.sse import events_of
 
 BODY = {"model": "gpt-5.4", "input": "Reply with one two three", "store": False, "stream": True}

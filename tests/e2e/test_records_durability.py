@@ -18,23 +18,19 @@ from azt.cli.main import cli
 from azt.gateway import Gateway
 from azt.pool.runtime import PoolRuntime
 from azt.runtime_file import RUNTIME_FILE
-from azt.sim.state import SimState
 from azt.store.accounts import AccountStore
 from azt.store.db import open_database
-from support.rig import settings_for
+from support.sim import Sim, settings_for
 
 CHAT = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "Reply with PONG."}]}
 
 
-async def _run_gateway(
-    sim: tuple[SimState, str], home: Path, certs: Path, vocabulary: Path, requests: int
-) -> dict:
+async def _run_gateway(sim: Sim, home: Path, certs: Path, vocabulary: Path, requests: int) -> dict:
     """Start a gateway on `home`'s database, send chats, return the usage summary, stop."""
-    state, sim_url = sim
-    settings = settings_for(sim_url, tokenizer_file=str(vocabulary))
+    settings = settings_for(sim.url, tokenizer_file=str(vocabulary))
     runtime = PoolRuntime(settings, home / "azt.db")
     if not runtime.accounts.list():
-        runtime.accounts.upsert(state.pool_account("one@example.com"))
+        runtime.accounts.upsert(sim.state.pool_account("one@example.com"))
     gateway = Gateway(runtime, confdir=str(certs))
     listeners = await gateway.start()
     try:
@@ -49,10 +45,10 @@ async def _run_gateway(
 
 
 async def test_totals_survive_a_restart(
-    sim_server: tuple[SimState, str], tmp_path: Path, certs_dir: Path, vocabulary: Path
+    sim: Sim, tmp_path: Path, certs_dir: Path, vocabulary: Path
 ) -> None:
-    first = await _run_gateway(sim_server, tmp_path, certs_dir, vocabulary, 3)
-    second = await _run_gateway(sim_server, tmp_path, certs_dir, vocabulary, 2)
+    first = await _run_gateway(sim, tmp_path, certs_dir, vocabulary, 3)
+    second = await _run_gateway(sim, tmp_path, certs_dir, vocabulary, 2)
     assert first["lifetime"]["requests"] == 3
     assert second["process"]["requests"] == 2  # this process only
     assert second["lifetime"]["requests"] == 5
@@ -91,16 +87,15 @@ async def _base_url(home: Path, process: subprocess.Popen[bytes]) -> str:
 
 
 async def test_kill_9_keeps_every_committed_record(
-    sim_server: tuple[SimState, str],
+    sim: Sim,
     tmp_path: Path,
     vocabulary: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    state, sim_url = sim_server
     conn = open_database(tmp_path / "azt.db")
-    AccountStore(conn).upsert(state.pool_account("one@example.com"))
+    AccountStore(conn).upsert(sim.state.pool_account("one@example.com"))
     conn.close()
-    process = _gateway_process(tmp_path, sim_url, vocabulary)
+    process = _gateway_process(tmp_path, sim.url, vocabulary)
     try:
         base_url = await _base_url(tmp_path, process)
         async with httpx.AsyncClient(base_url=base_url, timeout=20) as client:
