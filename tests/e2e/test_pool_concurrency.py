@@ -125,7 +125,7 @@ async def test_cooldowns_and_quota_survive_a_restart(rig: Rig, tmp_path: Path) -
     healthy = rig.add_account("healthy@example.com")
     rig.sim.set_fault(limited.chatgpt_account_id, Fault("usage_limit", resets_in_seconds=600))
     assert (await rig.client.post("/codex/v1/responses", json=BODY)).status_code == 200
-    await asyncio.sleep(0.1)  # the cooldown and quota are written off the loop
+    await rig.runtime.book.flush()  # the cooldown and quota are written off the loop
     database = rig.runtime.database
     rig.sim.clear_faults()
 

@@ -60,7 +60,7 @@ MATRIX = {
 
 
 async def stored(rig: Rig, key: str) -> Account:
-    await asyncio.sleep(0.05)  # cooldowns are written off the event loop
+    await rig.runtime.book.flush()  # cooldowns are written off the event loop
     account = rig.runtime.accounts.get(key)
     assert account is not None
     return account
