@@ -1,8 +1,8 @@
-"""The simulator on a loopback port, and settings pointing azt at it."""
+"""The simulator on a loopback port, settings pointing azt at it, and a hold on its waits."""
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -66,3 +66,50 @@ def sim_in_thread(*, event_delay: float = 0.0, **settings: Any) -> Iterator[Sim]
     finally:
         box["loop"].call_soon_threadsafe(box["stop"].set)
         thread.join(10)
+
+
+class Hold:
+    """Stands in for `SimState.sleep`: holds the simulator's waits until `release()`.
+
+    While `when()` is false the simulator waits as usual; once it is true, each wait (the
+    pause before the next event, slow headers, the refresh delay) blocks until released, and
+    `holding` is set. `cut` is set when a held wait is cancelled: the simulator's client went
+    away (the server cancels a streaming reply whose connection closed).
+    """
+
+    def __init__(self, when: Callable[[], bool] = lambda: True) -> None:
+        self.when = when
+        self.slept: list[float] = []  # every wait the simulator asked for, in seconds
+        self.holding = asyncio.Event()
+        self.cut = asyncio.Event()
+        self._released = asyncio.Event()
+
+    @classmethod
+    def on(cls, state: SimState, when: Callable[[], bool] = lambda: True) -> "Hold":
+        hold = cls(when)
+        state.sleep = hold.sleep
+        return hold
+
+    @property
+    def released(self) -> bool:
+        return self._released.is_set()
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        if self.released or not self.when():
+            await asyncio.sleep(seconds)
+            return
+        self.holding.set()
+        try:
+            await self._released.wait()
+        except asyncio.CancelledError:
+            self.cut.set()
+            raise
+
+
+def after_event(state: SimState, kind: str) -> Callable[[], bool]:
+    """A `Hold` condition: true once the simulator has sent an event of type `kind`."""
+    return lambda: any(produced == kind for _, produced, _ in state.produced)
