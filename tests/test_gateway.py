@@ -41,9 +41,9 @@ def test_options_set_lazy_connections_and_both_listeners() -> None:
 
 async def test_stop_with_a_stream_open_is_prompt_and_frees_the_ports(tmp_path: Path) -> None:
     async with running_sim() as sim:
-        # The upstream stream stops after its first text and never goes on by itself: a stop
-        # that waited for it would never return.
-        hold = Hold.on(sim.state, after_event(sim.state, "response.output_text.delta"))
+        # The upstream stream stops after its first output item and never goes on by itself:
+        # a stop that waited for it would never return.
+        hold = Hold.on(sim.state, after_event(sim.state, "response.output_item.added"))
         runtime = PoolRuntime(sim.settings, tmp_path / "azt.db")
         runtime.accounts.upsert(sim.state.pool_account("a@example.com"))
         gateway = Gateway(runtime, confdir=str(tmp_path / "certs"))

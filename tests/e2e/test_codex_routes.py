@@ -12,6 +12,7 @@ from azt.pool.accounts import AccountStatus
 from azt.pool.server import ACCOUNT_HEADER, ATTEMPTS_HEADER, SECRET_HEADER
 from azt.sim.faults import Fault
 from support.rig import Rig
+from support.sim import Hold, after_event
 from support.sse import events_of
 
 # What the Codex CLI 0.169 sends with a ChatGPT login (built-in provider, zstd body).
@@ -416,15 +417,18 @@ async def test_many_concurrent_streams_all_complete(rig: Rig) -> None:
 
 async def test_client_hanging_up_mid_stream_closes_the_upstream(rig: Rig) -> None:
     rig.add_account()
-    rig.sim.event_delay = 0.2
+    # Past its first output item (the first content the pool passes on) the upstream stream
+    # waits: only a hang-up can end it now.
+    hold = Hold.on(rig.sim, after_event(rig.sim, "response.output_item.added"))
     async with rig.client.stream(
         "POST", "/codex/v1/responses", content=zstd(codex_body()), headers=CODEX_HEADERS
     ) as response:
         async for _ in response.aiter_raw():
             break  # hang up after the first chunk
     produced_at_hangup = len(rig.sim.produced)
-    await asyncio.sleep(1.0)
-    # The simulator stopped producing soon after the client left: nothing keeps reading.
-    assert len(rig.sim.produced) <= produced_at_hangup + 2
+    # The gateway hung up on the simulator in turn: nothing keeps reading.
+    await hold.cut.wait()
+    assert len(rig.sim.produced) == produced_at_hangup
+    hold.release()
     follow_up = await post_codex(rig)
     assert follow_up.status_code == 200
