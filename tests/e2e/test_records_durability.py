@@ -7,7 +7,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from azt.pool.runtime import PoolRuntime
 from azt.runtime_file import RUNTIME_FILE
 from azt.store.accounts import AccountStore
 from azt.store.db import open_database
+from support.process import wait_until_running
 from support.sim import Sim, settings_for
 
 CHAT = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "Reply with PONG."}]}
@@ -66,24 +66,19 @@ def _gateway_process(home: Path, sim_url: str, vocabulary: Path) -> subprocess.P
         "AZT_CHATGPT_BASE_URL": f"{sim_url}/backend-api",
         "AZT_AUTH_BASE_URL": sim_url,
         "AZT_TOKENIZER_FILE": str(vocabulary),
+        "PYTHONUNBUFFERED": "1",
     }
     return subprocess.Popen(
         [sys.executable, "-c", "from azt.cli.main import main; main()", "start"],
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
 
 
 async def _base_url(home: Path, process: subprocess.Popen[bytes]) -> str:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the gateway exited early"
-        path = home / RUNTIME_FILE
-        if path.exists():
-            return json.loads(path.read_text())["base_url"]
-        await asyncio.sleep(0.1)
-    raise AssertionError("the gateway did not start")
+    await asyncio.to_thread(wait_until_running, process)  # the simulator runs in this loop
+    return json.loads((home / RUNTIME_FILE).read_text())["base_url"]
 
 
 async def test_kill_9_keeps_every_committed_record(
@@ -109,6 +104,8 @@ async def test_kill_9_keeps_every_committed_record(
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
 
     db = sqlite3.connect(tmp_path / "azt.db")
     try:
