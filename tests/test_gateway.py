@@ -10,21 +10,11 @@ import pytest
 from azt.config import Settings
 from azt.gateway import Gateway, GatewayStartError, mitmproxy_options
 from azt.pool.runtime import PoolRuntime
+from support.ports import port_is_free
 from support.sim import Hold, after_event, running_sim
 from support.sse import events_of
 
 BODY = {"model": "gpt-5.4", "input": "Reply with PONG", "store": False, "stream": True}
-
-
-def port_is_free(port: int) -> bool:
-    """True when a server (which sets SO_REUSEADDR, as azt's listeners do) could bind it."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def test_options_set_lazy_connections_and_both_listeners() -> None:
