@@ -20,7 +20,7 @@ from azt.runtime_file import (
     runtime_path,
     write_runtime,
 )
-from support.process import wait_until_running
+from support.process import read_banner
 
 
 def info(pid: int = 4242) -> RuntimeInfo:
@@ -93,7 +93,7 @@ def test_context_manager_removes_on_exit_and_on_error(tmp_path: Path) -> None:
 
 
 def _wait_for_runtime(home: Path, process: subprocess.Popen[str]) -> RuntimeInfo:
-    wait_until_running(process)
+    read_banner(process)
     found = read_runtime(home)
     assert found is not None, "the gateway says it is running but wrote no runtime file"
     return found

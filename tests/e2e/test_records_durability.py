@@ -19,7 +19,7 @@ from azt.pool.runtime import PoolRuntime
 from azt.runtime_file import RUNTIME_FILE
 from azt.store.accounts import AccountStore
 from azt.store.db import open_database
-from support.process import wait_until_running
+from support.process import read_banner
 from support.sim import Sim, settings_for
 
 CHAT = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "Reply with PONG."}]}
@@ -77,7 +77,7 @@ def _gateway_process(home: Path, sim_url: str, vocabulary: Path) -> subprocess.P
 
 
 async def _base_url(home: Path, process: subprocess.Popen[bytes]) -> str:
-    await asyncio.to_thread(wait_until_running, process)  # the simulator runs in this loop
+    await asyncio.to_thread(read_banner, process)  # the simulator runs in this loop
     return json.loads((home / RUNTIME_FILE).read_text())["base_url"]
 
 

@@ -2,19 +2,22 @@
 
 import subprocess
 
-BANNER = "is running"  # the banner's first line, printed once the runtime file is written
+BANNER_END = "Press Ctrl-C to stop."
 
 
-def wait_until_running(process: subprocess.Popen) -> None:
-    """Read the gateway's stdout until its banner says it is running.
+def read_banner(process: subprocess.Popen) -> str:
+    """Read the gateway's stdout up to the end of its banner, and return the banner.
 
-    `azt start` writes the runtime file before it prints the banner, so the file is there
-    by then. The child needs unbuffered output (PYTHONUNBUFFERED=1) for the banner to arrive.
+    `azt start` prints the banner once it serves, after writing the runtime file. The child
+    needs unbuffered output (PYTHONUNBUFFERED=1) for the banner to arrive as it is printed.
     """
     assert process.stdout is not None, "start the process with stdout=subprocess.PIPE"
-    for line in process.stdout:
-        if BANNER in (line.decode() if isinstance(line, bytes) else line):
-            return
+    lines: list[str] = []
+    for raw in process.stdout:
+        line = raw.decode() if isinstance(raw, bytes) else raw
+        lines.append(line)
+        if BANNER_END in line:
+            return "".join(lines)
     process.wait()
     stderr = process.stderr.read() if process.stderr is not None else ""
-    raise AssertionError(f"the gateway exited ({process.returncode}) before it ran:\n{stderr}")
+    raise AssertionError(f"the gateway exited ({process.returncode}) before serving:\n{stderr}")
