@@ -104,8 +104,8 @@ async def test_kill_9_keeps_every_committed_record(
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
+        if process.stdout is not None:
+            process.stdout.close()
 
     db = sqlite3.connect(tmp_path / "azt.db")
     try:
