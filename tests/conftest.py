@@ -1,8 +1,12 @@
 """Shared fixtures. Every test runs with AZT_HOME in a temporary directory."""
 
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from support.sim import Sim, running_sim
 
 
 @pytest.fixture(autouse=True)
@@ -24,3 +28,16 @@ def vocabulary() -> Path:
     if not VOCABULARY.exists():
         pytest.fail(f"{VOCABULARY} is missing: run `make test` (it installs the vocabulary)")
     return VOCABULARY
+
+
+@pytest.fixture
+def sim_options() -> dict[str, Any]:
+    """How `sim` starts (`event_delay`, or settings for azt); override in a suite or module."""
+    return {}
+
+
+@pytest.fixture
+async def sim(sim_options: dict[str, Any]) -> AsyncIterator[Sim]:
+    """The simulator on a loopback port, with `settings` pointing every base URL at it."""
+    async with running_sim(**sim_options) as sim:
+        yield sim

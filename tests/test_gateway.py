@@ -2,7 +2,6 @@
 
 import asyncio
 import socket
-import time
 from pathlib import Path
 
 import httpx
@@ -10,25 +9,12 @@ import pytest
 
 from azt.config import Settings
 from azt.gateway import Gateway, GatewayStartError, mitmproxy_options
-from azt.loopback import LoopbackServer
 from azt.pool.runtime import PoolRuntime
-from azt.sim.app import create_app
-from azt.sim.state import SimState
-from support.rig import settings_for
+from support.ports import port_is_free
+from support.sim import Hold, after_event, running_sim
 from support.sse import events_of
 
 BODY = {"model": "gpt-5.4", "input": "Reply with PONG", "store": False, "stream": True}
-
-
-def port_is_free(port: int) -> bool:
-    """True when a server (which sets SO_REUSEADDR, as azt's listeners do) could bind it."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def test_options_set_lazy_connections_and_both_listeners() -> None:
@@ -44,13 +30,16 @@ def test_options_set_lazy_connections_and_both_listeners() -> None:
 
 
 async def test_stop_with_a_stream_open_is_prompt_and_frees_the_ports(tmp_path: Path) -> None:
-    state = SimState(event_delay=0.3)
-    async with LoopbackServer(create_app(state)) as sim:
-        runtime = PoolRuntime(settings_for(sim.url), tmp_path / "azt.db")
-        runtime.accounts.upsert(state.pool_account("a@example.com"))
+    async with running_sim() as sim:
+        # The upstream stream stops after its first output item and never goes on by itself:
+        # a stop that waited for it would never return.
+        hold = Hold.on(sim.state, after_event(sim.state, "response.output_item.added"))
+        runtime = PoolRuntime(sim.settings, tmp_path / "azt.db")
+        runtime.accounts.upsert(sim.state.pool_account("a@example.com"))
         gateway = Gateway(runtime, confdir=str(tmp_path / "certs"))
         listeners = await gateway.start()
         received: list[bytes] = []
+        first_chunk = asyncio.Event()
 
         async def listen() -> None:  # reads until the gateway closes the stream
             async with httpx.AsyncClient(timeout=30) as client:
@@ -59,16 +48,20 @@ async def test_stop_with_a_stream_open_is_prompt_and_frees_the_ports(tmp_path: P
                 ) as response:
                     async for chunk in response.aiter_raw():
                         received.append(chunk)
+                        first_chunk.set()
 
         reader = asyncio.get_running_loop().create_task(listen())  # noqa: TID251
-        while not received:
-            await asyncio.sleep(0.02)
-        started = time.monotonic()
-        gateway.shutdown()
-        await gateway.stop()
-        await runtime.aclose()
-        assert time.monotonic() - started < 5
-        await asyncio.wait_for(reader, 5)
+        try:
+            await first_chunk.wait()
+            await hold.holding.wait()  # the stream is open and held upstream
+            gateway.shutdown()
+            await gateway.stop()
+            await runtime.aclose()
+            await reader
+            await hold.cut.wait()  # the gateway hung up on the held upstream stream
+        finally:
+            hold.release()
+    assert "response.completed" not in [kind for _, kind, _ in sim.state.produced]
     events = events_of(b"".join(received))
     assert events[-1]["type"] == "response.failed"
     assert events[-1]["response"]["error"]["code"] == "gateway_shutting_down"

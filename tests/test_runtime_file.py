@@ -6,7 +6,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -21,6 +20,7 @@ from azt.runtime_file import (
     runtime_path,
     write_runtime,
 )
+from support.process import read_banner
 
 
 def info(pid: int = 4242) -> RuntimeInfo:
@@ -93,14 +93,10 @@ def test_context_manager_removes_on_exit_and_on_error(tmp_path: Path) -> None:
 
 
 def _wait_for_runtime(home: Path, process: subprocess.Popen[str]) -> RuntimeInfo:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and process.poll() is None:
-        found = read_runtime(home)
-        if found is not None:
-            return found
-        time.sleep(0.05)
-    process.kill()
-    raise AssertionError("no runtime file; stderr:\n" + process.communicate()[1])
+    read_banner(process)
+    found = read_runtime(home)
+    assert found is not None, "the gateway says it is running but wrote no runtime file"
+    return found
 
 
 def test_azt_start_writes_the_file_while_it_runs(azt_home: Path) -> None:

@@ -1,9 +1,8 @@
 """The inspector: redacted copies of flows, shown live by a mitmweb helper process."""
 
-import asyncio
 import io
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +16,7 @@ from mitmproxy.test import tflow, tutils
 from azt.addons.inspector import FlowFeed, Inspector, InspectorError, read_states
 from azt.addons.redaction import REDACTED, Redactor
 from azt.pool.hop import SECRET_HEADER
+from support.mitmweb import flow_updates
 from support.ports import port_is_free
 
 POOL_SECRET = "pool-secret-8e2a71"
@@ -29,19 +29,12 @@ def ui_address(url: str) -> tuple[str, str]:
     return f"{parts.scheme}://{parts.netloc}", parse_qs(parts.query)["token"][0]
 
 
-async def wait_for_flows(
-    base: str, token: str, ready: Callable[[list[dict[str, Any]]], bool]
-) -> list[dict[str, Any]]:
-    """Poll mitmweb's flow list until `ready` holds (updates cross a pipe and a thread)."""
+async def shown_flows(base: str, token: str) -> list[dict[str, Any]]:
+    """mitmweb's flow list."""
     async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-        for _ in range(200):
-            reply = await client.get("/flows", headers={"authorization": f"Bearer {token}"})
-            reply.raise_for_status()
-            flows = reply.json()
-            if ready(flows):
-                return flows
-            await asyncio.sleep(0.025)
-    raise AssertionError(f"the inspector never showed the flows: {flows}")
+        reply = await client.get("/flows", headers={"authorization": f"Bearer {token}"})
+    reply.raise_for_status()
+    return reply.json()
 
 
 def state_of(flow: http.HTTPFlow) -> dict[str, Any]:
@@ -67,12 +60,14 @@ async def test_flows_appear_redacted_and_are_updated_in_place(
         body=b'{"input":"planted prompt text 987"}',
         headers={"authorization": f"Bearer {BEARER}", SECRET_HEADER: POOL_SECRET},
     )
-    inspector.request(flow)
-    await wait_for_flows(base, token, lambda flows: len(flows) == 1)
-
-    flow.response = tutils.tresp(status_code=201, content=b'{"output":"planted output"}')
-    inspector.response(flow)
-    (shown,) = await wait_for_flows(base, token, lambda flows: "response" in flows[0])
+    # Updates cross a pipe and a thread: follow them as mitmweb announces them to its UI.
+    async with flow_updates(base, token) as updates:
+        inspector.request(flow)
+        await updates.until(lambda shown: shown["id"] == flow.id)
+        flow.response = tutils.tresp(status_code=201, content=b'{"output":"planted output"}')
+        inspector.response(flow)
+        await updates.until(lambda shown: shown["id"] == flow.id and "response" in shown)
+    (shown,) = await shown_flows(base, token)  # updated in place, not shown twice
 
     assert shown["id"] == flow.id and shown["response"]["status_code"] == 201
     headers = dict(shown["request"]["headers"])

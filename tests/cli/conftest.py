@@ -1,16 +1,11 @@
-"""Fixtures for CLI tests: a private AZT_HOME, and the simulator in this loop or in a thread."""
+"""Fixtures for CLI tests: a private AZT_HOME, and the simulator in a thread (`sim` is shared)."""
 
-import asyncio
-import threading
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from azt.config import Settings
-from azt.loopback import LoopbackServer
+from support.sim import Sim, sim_in_thread
 
 
 @pytest.fixture(autouse=True)
@@ -21,57 +16,12 @@ def azt_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@dataclass
-class Sim:
-    state: Any  # azt.sim.state.SimState
-    settings: Settings
-    url: str
-
-
-def _settings(url: str) -> Settings:
-    return Settings(
-        auth_base_url=url,
-        codex_base_url=url + "/backend-api/codex",
-        chatgpt_base_url=url + "/backend-api",
-    )
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Sim]:
-    """The simulator on a loopback port in the test's own event loop."""
-    from azt.sim.app import create_app
-    from azt.sim.state import SimState
-
-    state = SimState()
-    async with LoopbackServer(create_app(state)) as server:
-        yield Sim(state, _settings(server.url), server.url)
-
-
 @pytest.fixture
 def threaded_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sim]:
     """The simulator in a thread of its own, for commands that run their own event loop.
 
     `AZT_AUTH_BASE_URL` points the CLI's settings at it.
     """
-    from azt.sim.app import create_app
-    from azt.sim.state import SimState
-
-    state = SimState()
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def serve() -> None:
-        box["stop"] = asyncio.Event()
-        async with LoopbackServer(create_app(state)) as server:
-            box["url"] = server.url
-            box["loop"] = asyncio.get_running_loop()
-            ready.set()
-            await box["stop"].wait()
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(10), "the simulator did not start"
-    monkeypatch.setenv("AZT_AUTH_BASE_URL", box["url"])
-    yield Sim(state, _settings(box["url"]), box["url"])
-    box["loop"].call_soon_threadsafe(box["stop"].set)
-    thread.join(10)
+    with sim_in_thread() as sim:
+        monkeypatch.setenv("AZT_AUTH_BASE_URL", sim.url)
+        yield sim

@@ -34,14 +34,20 @@ def pooled() -> list[Account]:
         return stores.accounts.list()
 
 
-async def printed_url(out: list[str]) -> str:
-    """The authorize URL once the login has printed it."""
-    for _ in range(500):
-        for line in out:
-            if found := URL.search(line):
-                return found.group(1)
-        await asyncio.sleep(0.01)
-    raise AssertionError("the login never printed an authorize URL")
+class Printed:
+    """What the login prints (pass `echo`), and the authorize URL once it has printed it."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def echo(self, line: str) -> None:
+        self.lines.append(line)
+        if not self._url.done() and (found := URL.search(line)):
+            self._url.set_result(found.group(1))
+
+    async def url(self) -> str:
+        return await asyncio.shield(self._url)
 
 
 async def redirect_target(url: str) -> str:
@@ -76,7 +82,7 @@ async def test_browser_login_end_to_end(sim: Any, client: httpx.AsyncClient) -> 
             page = browser.get(url)
         pages.append((page.status_code, page.url.path, page.text))
 
-    out: list[str] = []
+    out = Printed()
     tokens = await browser_login(
         sim.settings,
         client,
@@ -84,7 +90,7 @@ async def test_browser_login_end_to_end(sim: Any, client: httpx.AsyncClient) -> 
         lines=None,
         timeout=10,
         ports=(0,),
-        echo=out.append,
+        echo=out.echo,
     )
     saved = save_login(tokens)
 
@@ -93,7 +99,7 @@ async def test_browser_login_end_to_end(sim: Any, client: httpx.AsyncClient) -> 
     assert [a.key for a in pooled()] == [saved.account.key]
     [(status, path, text)] = pages
     assert (status, path) == (200, "/success") and "Signed in" in text
-    authorize = urlsplit(await printed_url(out))
+    authorize = urlsplit(await out.url())
     redirect = parse_qs(authorize.query)["redirect_uri"][0]
     assert re.fullmatch(r"http://localhost:\d+/auth/callback", redirect)
 
@@ -102,10 +108,10 @@ async def test_pasted_redirect_url(sim: Any, client: httpx.AsyncClient) -> None:
     """On a remote machine the user pastes the address the browser ended on; a paste from
     another login attempt is refused first, with a clear message, and the right one wins."""
     sim.state.add_account(email="alice@example.com", plan="pro")
-    out: list[str] = []
+    out = Printed()
 
     async def typed() -> AsyncIterator[str]:
-        target = await redirect_target(await printed_url(out))
+        target = await redirect_target(await out.url())
         yield "\n"
         yield with_state(target, "someone-elses-state") + "\n"
         yield target + "\n"
@@ -117,19 +123,19 @@ async def test_pasted_redirect_url(sim: Any, client: httpx.AsyncClient) -> None:
         lines=typed(),
         timeout=10,
         ports=(0,),
-        echo=out.append,
+        echo=out.echo,
     )
     assert_alice(save_login(tokens).account, sim)
-    assert any("state mismatch" in line for line in out)
+    assert any("state mismatch" in line for line in out.lines)
 
 
 async def test_only_a_foreign_paste_times_out(sim: Any, client: httpx.AsyncClient) -> None:
     """A paste with the wrong state is never accepted: the login times out instead."""
     sim.state.add_account(email="alice@example.com", plan="pro")
-    out: list[str] = []
+    out = Printed()
 
     async def typed() -> AsyncIterator[str]:
-        target = await redirect_target(await printed_url(out))
+        target = await redirect_target(await out.url())
         yield with_state(target, "stale")
 
     with pytest.raises(LoginError, match="no sign-in arrived within 0.5 seconds"):
@@ -140,7 +146,7 @@ async def test_only_a_foreign_paste_times_out(sim: Any, client: httpx.AsyncClien
             lines=typed(),
             timeout=0.5,
             ports=(0,),
-            echo=out.append,
+            echo=out.echo,
         )
     assert pooled() == []
 
@@ -148,10 +154,10 @@ async def test_only_a_foreign_paste_times_out(sim: Any, client: httpx.AsyncClien
 async def test_busy_ports_warn_and_paste_still_works(sim: Any, client: httpx.AsyncClient) -> None:
     """When every callback port is taken the login says so loudly and relies on pasting."""
     sim.state.add_account(email="alice@example.com", plan="pro")
-    out: list[str] = []
+    out = Printed()
 
     async def typed() -> AsyncIterator[str]:
-        yield await redirect_target(await printed_url(out))
+        yield await redirect_target(await out.url())
 
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
@@ -164,11 +170,11 @@ async def test_busy_ports_warn_and_paste_still_works(sim: Any, client: httpx.Asy
             lines=typed(),
             timeout=10,
             ports=(busy,),
-            echo=out.append,
+            echo=out.echo,
         )
     assert_alice(save_login(tokens).account, sim)
-    assert any(f"port {busy} is busy" in line for line in out)
-    redirect = parse_qs(urlsplit(await printed_url(out)).query)["redirect_uri"][0]
+    assert any(f"port {busy} is busy" in line for line in out.lines)
+    redirect = parse_qs(urlsplit(await out.url()).query)["redirect_uri"][0]
     assert redirect == "http://localhost:1455/auth/callback"
 
 
@@ -177,11 +183,11 @@ async def test_device_code_login(sim: Any, client: httpx.AsyncClient) -> None:
     sim.state.add_account(email="alice@example.com", plan="pro")
     sim.state.device_interval = "0"
     sim.state.device_pending_polls = 1
-    out: list[str] = []
-    tokens = await device_login(sim.settings, client, timeout=5, echo=out.append)
+    out = Printed()
+    tokens = await device_login(sim.settings, client, timeout=5, echo=out.echo)
     saved = save_login(tokens)
     assert_alice(saved.account, sim)
-    assert any(f"{sim.url}/codex/device" in line for line in out)
+    assert any(f"{sim.url}/codex/device" in line for line in out.lines)
 
 
 async def test_callback_server_pages() -> None:

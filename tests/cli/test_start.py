@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 
 from azt.cli.start import is_loopback
 from support.ports import port_is_free
+from support.process import read_banner
 
 
 def launch(*args: str, env_home: Path) -> subprocess.Popen[str]:
@@ -25,22 +25,6 @@ def launch(*args: str, env_home: Path) -> subprocess.Popen[str]:
         text=True,
         env=env,
     )
-
-
-def read_banner(process: subprocess.Popen[str], timeout: float = 20) -> str:
-    assert process.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "Ctrl-C" in line:
-            return "".join(lines)
-    process.kill()
-    _, stderr = process.communicate()
-    raise AssertionError("no banner; stderr:\n" + stderr)
 
 
 def test_demo_answers_curl_and_stops_cleanly_on_ctrl_c(azt_home: Path) -> None:

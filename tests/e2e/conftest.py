@@ -7,19 +7,16 @@ import httpx
 import pytest
 
 from azt.gateway import Gateway
-from azt.loopback import LoopbackServer
 from azt.pool.accounts import Account
 from azt.pool.runtime import PoolRuntime
-from azt.sim.app import create_app
-from azt.sim.state import SimState
-from support.rig import Rig, settings_for
+from support.rig import Rig
+from support.sim import Sim, settings_for
 
 
 @pytest.fixture
-async def sim_server() -> AsyncIterator[tuple[SimState, str]]:
-    state = SimState(event_delay=0.0)
-    async with LoopbackServer(create_app(state)) as server:
-        yield state, server.url
+def sim_options() -> dict[str, object]:
+    """The simulator streams without pauses unless a test sets `event_delay` itself."""
+    return {"event_delay": 0.0}
 
 
 @pytest.fixture(scope="session")
@@ -36,26 +33,25 @@ def gateway_settings() -> dict[str, object]:
 
 @pytest.fixture
 async def rig(
-    sim_server: tuple[SimState, str],
+    sim: Sim,
     tmp_path: Path,
     gateway_settings: dict[str, object],
     certs_dir: Path,
     vocabulary: Path,
 ) -> AsyncIterator[Rig]:
-    state, sim_url = sim_server
     overrides = {"tokenizer_file": str(vocabulary), **gateway_settings}
-    runtime = PoolRuntime(settings_for(sim_url, **overrides), tmp_path / "azt.db")
+    runtime = PoolRuntime(settings_for(sim.url, **overrides), tmp_path / "azt.db")
 
     def add_account(
         email: str = "one@example.com", plan: str = "plus", access_ttl: int = 3600
     ) -> Account:
-        return runtime.accounts.upsert(state.pool_account(email, plan, access_ttl))
+        return runtime.accounts.upsert(sim.state.pool_account(email, plan, access_ttl))
 
     gateway = Gateway(runtime, confdir=str(certs_dir))
     listeners = await gateway.start()
     try:
         async with httpx.AsyncClient(base_url=listeners.base_url, timeout=20) as client:
-            yield Rig(state, sim_url, runtime, listeners, client, add_account, gateway)
+            yield Rig(sim.state, sim.url, runtime, listeners, client, add_account, gateway)
     finally:
         await gateway.stop()
         await runtime.aclose()

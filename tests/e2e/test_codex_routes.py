@@ -11,6 +11,7 @@ import zstandard
 from azt.pool.accounts import AccountStatus
 from azt.sim.faults import Fault
 from support.rig import Rig
+from support.sim import Hold, after_event
 from support.sse import events_of
 
 # What the Codex CLI 0.169 sends with a ChatGPT login (built-in provider, zstd body).
@@ -261,8 +262,8 @@ async def test_usage_limit_fails_over_to_the_next_account(rig: Rig) -> None:
     assert response.status_code == 200
     assert text_of(events_of(response.content)) == "PONG"
     assert rig.sim.requests[-1].headers["chatgpt-account-id"] == second.chatgpt_account_id
-    # The limited account's quota was captured from its 429 headers.
-    await asyncio.sleep(0.05)
+    # The limited account's quota was captured from its 429 headers, and written off the loop.
+    await rig.runtime.book.flush()
     quota, _ = rig.runtime.accounts.quota(first.key)
     assert quota["primary"]["used_percent"] == 100
 
@@ -414,15 +415,18 @@ async def test_many_concurrent_streams_all_complete(rig: Rig) -> None:
 
 async def test_client_hanging_up_mid_stream_closes_the_upstream(rig: Rig) -> None:
     rig.add_account()
-    rig.sim.event_delay = 0.2
+    # Past its first output item (the first content the pool passes on) the upstream stream
+    # waits: only a hang-up can end it now.
+    hold = Hold.on(rig.sim, after_event(rig.sim, "response.output_item.added"))
     async with rig.client.stream(
         "POST", "/codex/v1/responses", content=zstd(codex_body()), headers=CODEX_HEADERS
     ) as response:
         async for _ in response.aiter_raw():
             break  # hang up after the first chunk
     produced_at_hangup = len(rig.sim.produced)
-    await asyncio.sleep(1.0)
-    # The simulator stopped producing soon after the client left: nothing keeps reading.
-    assert len(rig.sim.produced) <= produced_at_hangup + 2
+    # The gateway hung up on the simulator in turn: nothing keeps reading.
+    await hold.cut.wait()
+    assert len(rig.sim.produced) == produced_at_hangup
+    hold.release()
     follow_up = await post_codex(rig)
     assert follow_up.status_code == 200

@@ -1,6 +1,5 @@
 """Debugging flows end to end: `save_flows` files and the `inspect` UI, with real clients."""
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from io import BytesIO
@@ -19,9 +18,9 @@ from azt.gateway import Gateway, GatewayStartError, Listeners
 from azt.pool.accounts import Account
 from azt.pool.hop import SECRET_HEADER
 from azt.pool.runtime import PoolRuntime
-from azt.sim.state import SimState
+from support.mitmweb import flow_updates
 from support.ports import port_is_free
-from support.rig import settings_for
+from support.sim import Sim, settings_for
 
 API_KEY = "sk-planted-secret-123"
 PROMPT = "planted prompt text 987"
@@ -48,17 +47,16 @@ StartGateway = Callable[..., Awaitable[Running]]
 
 @pytest.fixture
 async def start_gateway(
-    sim_server: tuple[SimState, str], tmp_path: Path, certs_dir: Path, vocabulary: Path
+    sim: Sim, tmp_path: Path, certs_dir: Path, vocabulary: Path
 ) -> AsyncIterator[StartGateway]:
-    state, sim_url = sim_server
     started: list[Running] = []
     runtimes: list[PoolRuntime] = []
 
     async def start(**overrides: object) -> Running:
-        settings = settings_for(sim_url, tokenizer_file=str(vocabulary), **overrides)
+        settings = settings_for(sim.url, tokenizer_file=str(vocabulary), **overrides)
         runtime = PoolRuntime(settings, tmp_path / f"azt-{len(runtimes)}.db")
         runtimes.append(runtime)
-        account = runtime.accounts.upsert(state.pool_account("one@example.com"))
+        account = runtime.accounts.upsert(sim.state.pool_account("one@example.com"))
         gateway = Gateway(runtime, confdir=str(certs_dir))
         running = Running(gateway, runtime, await gateway.start(), account)
         started.append(running)
@@ -154,19 +152,6 @@ async def test_an_unwritable_flow_file_stops_the_start(
         await start_gateway(save_flows=str(tmp_path / "missing" / "azt.flows"))
 
 
-async def shown_flows(base: str, token: str, route: str) -> list[dict[str, Any]]:
-    """mitmweb's flow list, once the flow for `route` shows its response."""
-    async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-        for _ in range(200):
-            reply = await client.get("/flows", params={"token": token})
-            reply.raise_for_status()
-            flows = reply.json()
-            if any(f["request"]["path"] == route and f.get("response") is not None for f in flows):
-                return flows
-            await asyncio.sleep(0.025)
-    raise AssertionError(f"the inspector never showed {route}: {flows}")
-
-
 async def test_the_inspector_shows_redacted_flows_and_goes_away_with_the_gateway(
     start_gateway: StartGateway,
 ) -> None:
@@ -177,14 +162,17 @@ async def test_the_inspector_shows_redacted_flows_and_goes_away_with_the_gateway
     base, token = f"{parts.scheme}://{parts.netloc}", parse_qs(parts.query)["token"][0]
     assert parts.port != urlsplit(running.listeners.base_url).port
 
-    await chat(running.listeners.base_url)
-    flows = await shown_flows(base, token, "/responses")
-    (completion,) = [f for f in flows if f["request"]["path"] == "/responses"]
-    assert completion["response"]["status_code"] == 200
-    assert dict(completion["request"]["headers"])[SECRET_HEADER] == REDACTED
+    async with flow_updates(base, token) as updates:
+        await chat(running.listeners.base_url)
+        await updates.until(
+            lambda flow: flow["request"]["path"] == "/responses" and "response" in flow
+        )
 
     async with httpx.AsyncClient(base_url=base, timeout=5) as client:
         listing = await client.get("/flows", params={"token": token})
+        (completion,) = [f for f in listing.json() if f["request"]["path"] == "/responses"]
+        assert completion["response"]["status_code"] == 200
+        assert dict(completion["request"]["headers"])[SECRET_HEADER] == REDACTED
         content = await client.get(f"/flows/{completion['id']}/request/content.data")
         dump = (await client.get("/flows/dump")).content
         # The UI's mitmproxy runs no proxy listener of its own.

@@ -11,7 +11,9 @@ import pytest
 from azt.gateway import Gateway
 from azt.pool.runtime import PoolRuntime
 from azt.sim.faults import Fault
-from support.rig import Rig, settings_for
+from support.rig import Rig
+from support.sim import Hold, settings_for
+from support.slots import watch_attempts
 from support.sse import events_of
 
 BODY = {"model": "gpt-5.4", "input": "Reply with one two three", "store": False, "stream": True}
@@ -37,9 +39,8 @@ async def test_parallel_streams_respect_the_per_account_cap(rig: Rig) -> None:
     accounts = [rig.add_account(f"a{i}@example.com") for i in range(3)]
     rig.sim.event_delay = 0.02
     peaks = watch_peaks(rig)
-    responses = await asyncio.wait_for(
-        asyncio.gather(*(rig.client.post("/codex/v1/responses", json=BODY) for _ in range(15))),
-        30,
+    responses = await asyncio.gather(
+        *(rig.client.post("/codex/v1/responses", json=BODY) for _ in range(15))
     )
     assert [r.status_code for r in responses] == [200] * 15
     assert all(events_of(r.content)[-1]["type"] == "response.completed" for r in responses)
@@ -50,20 +51,23 @@ async def test_parallel_streams_respect_the_per_account_cap(rig: Rig) -> None:
 
 @pytest.mark.parametrize("gateway_settings", [{"account_max_concurrency": 1, "pool_queue_max": 1}])
 async def test_a_full_queue_answers_busy_not_exhausted(rig: Rig) -> None:
-    rig.add_account()
-    rig.sim.event_delay = 0.1
+    account = rig.add_account()
+    hold = Hold.on(rig.sim)  # the upstream stream waits until released
+    attempts = watch_attempts(rig.runtime.slots)
 
     async def post() -> httpx.Response:
         return await rig.client.post("/codex/v1/responses", json=BODY)
 
     serving = asyncio.ensure_future(post())
-    await asyncio.sleep(0.1)
+    assert await attempts.get() == account.key  # it holds the only slot
     waiting = asyncio.ensure_future(post())
-    await asyncio.sleep(0.1)
+    assert await attempts.get() is None
+    assert rig.runtime.slots.waiting == 1  # it fills the queue
     refused = await post()
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "pool_busy"
     assert refused.headers["retry-after"] == "1"
+    hold.release()
     assert (await serving).status_code == 200
     assert (await waiting).status_code == 200  # it waited for the slot, then was served
 
@@ -124,7 +128,7 @@ async def test_cooldowns_and_quota_survive_a_restart(rig: Rig, tmp_path: Path) -
     healthy = rig.add_account("healthy@example.com")
     rig.sim.set_fault(limited.chatgpt_account_id, Fault("usage_limit", resets_in_seconds=600))
     assert (await rig.client.post("/codex/v1/responses", json=BODY)).status_code == 200
-    await asyncio.sleep(0.1)  # the cooldown and quota are written off the loop
+    await rig.runtime.book.flush()  # the cooldown and quota are written off the loop
     database = rig.runtime.database
     rig.sim.clear_faults()
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import os
 import ssl
 import sys
@@ -162,16 +163,39 @@ async def test_other_https_hosts_are_not_intercepted(
             await client.get(f"https://localhost:{port}/")
 
 
+class FirstRecord(logging.Handler):
+    """Resolves `message` with the first log message that contains `fragment`."""
+
+    def __init__(self, fragment: str) -> None:
+        super().__init__()
+        self.fragment = fragment
+        self.loop = asyncio.get_running_loop()
+        self.message: asyncio.Future[str] = self.loop.create_future()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if self.fragment in text:
+            self.loop.call_soon_threadsafe(self._resolve, text)
+
+    def _resolve(self, text: str) -> None:
+        if not self.message.done():
+            self.message.set_result(text)
+
+
 async def test_a_client_rejecting_the_certificate_is_told_how_to_fix_it(rig: Rig, caplog) -> None:
-    with caplog.at_level("WARNING", logger="azt.gateway"):
-        async with httpx.AsyncClient(proxy=rig.listeners.proxy_url, verify=True) as client:
-            with pytest.raises(httpx.ConnectError):
-                await client.get("https://api.openai.com/v1/models")
-        await asyncio.sleep(0.1)
-    advice = [
-        r.getMessage() for r in caplog.records if "rejected azt's certificate" in r.getMessage()
-    ]
-    assert advice and "api.openai.com" in advice[0] and "SSL_CERT_FILE" in advice[0]
+    advice = FirstRecord("rejected azt's certificate")
+    gateway_log = logging.getLogger("azt.gateway")
+    gateway_log.addHandler(advice)
+    try:
+        with caplog.at_level("WARNING", logger="azt.gateway"):
+            async with httpx.AsyncClient(proxy=rig.listeners.proxy_url, verify=True) as client:
+                with pytest.raises(httpx.ConnectError):
+                    await client.get("https://api.openai.com/v1/models")
+            # The proxy sees the client's alert after the client has given up: wait for it.
+            message = await advice.message
+    finally:
+        gateway_log.removeHandler(advice)
+    assert "api.openai.com" in message and "SSL_CERT_FILE" in message
 
 
 NODE_MODULES = Path(__file__).resolve().parents[2] / ".e2e" / "node_modules"

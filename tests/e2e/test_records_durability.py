@@ -7,7 +7,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,23 +17,20 @@ from azt.cli.main import cli
 from azt.gateway import Gateway
 from azt.pool.runtime import PoolRuntime
 from azt.runtime_file import RUNTIME_FILE
-from azt.sim.state import SimState
 from azt.store.accounts import AccountStore
 from azt.store.db import open_database
-from support.rig import settings_for
+from support.process import read_banner
+from support.sim import Sim, settings_for
 
 CHAT = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "Reply with PONG."}]}
 
 
-async def _run_gateway(
-    sim: tuple[SimState, str], home: Path, certs: Path, vocabulary: Path, requests: int
-) -> dict:
+async def _run_gateway(sim: Sim, home: Path, certs: Path, vocabulary: Path, requests: int) -> dict:
     """Start a gateway on `home`'s database, send chats, return the usage summary, stop."""
-    state, sim_url = sim
-    settings = settings_for(sim_url, tokenizer_file=str(vocabulary))
+    settings = settings_for(sim.url, tokenizer_file=str(vocabulary))
     runtime = PoolRuntime(settings, home / "azt.db")
     if not runtime.accounts.list():
-        runtime.accounts.upsert(state.pool_account("one@example.com"))
+        runtime.accounts.upsert(sim.state.pool_account("one@example.com"))
     gateway = Gateway(runtime, confdir=str(certs))
     listeners = await gateway.start()
     try:
@@ -49,10 +45,10 @@ async def _run_gateway(
 
 
 async def test_totals_survive_a_restart(
-    sim_server: tuple[SimState, str], tmp_path: Path, certs_dir: Path, vocabulary: Path
+    sim: Sim, tmp_path: Path, certs_dir: Path, vocabulary: Path
 ) -> None:
-    first = await _run_gateway(sim_server, tmp_path, certs_dir, vocabulary, 3)
-    second = await _run_gateway(sim_server, tmp_path, certs_dir, vocabulary, 2)
+    first = await _run_gateway(sim, tmp_path, certs_dir, vocabulary, 3)
+    second = await _run_gateway(sim, tmp_path, certs_dir, vocabulary, 2)
     assert first["lifetime"]["requests"] == 3
     assert second["process"]["requests"] == 2  # this process only
     assert second["lifetime"]["requests"] == 5
@@ -70,37 +66,31 @@ def _gateway_process(home: Path, sim_url: str, vocabulary: Path) -> subprocess.P
         "AZT_CHATGPT_BASE_URL": f"{sim_url}/backend-api",
         "AZT_AUTH_BASE_URL": sim_url,
         "AZT_TOKENIZER_FILE": str(vocabulary),
+        "PYTHONUNBUFFERED": "1",
     }
     return subprocess.Popen(
         [sys.executable, "-c", "from azt.cli.main import main; main()", "start"],
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
 
 
 async def _base_url(home: Path, process: subprocess.Popen[bytes]) -> str:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the gateway exited early"
-        path = home / RUNTIME_FILE
-        if path.exists():
-            return json.loads(path.read_text())["base_url"]
-        await asyncio.sleep(0.1)
-    raise AssertionError("the gateway did not start")
+    await asyncio.to_thread(read_banner, process)  # the simulator runs in this loop
+    return json.loads((home / RUNTIME_FILE).read_text())["base_url"]
 
 
 async def test_kill_9_keeps_every_committed_record(
-    sim_server: tuple[SimState, str],
+    sim: Sim,
     tmp_path: Path,
     vocabulary: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    state, sim_url = sim_server
     conn = open_database(tmp_path / "azt.db")
-    AccountStore(conn).upsert(state.pool_account("one@example.com"))
+    AccountStore(conn).upsert(sim.state.pool_account("one@example.com"))
     conn.close()
-    process = _gateway_process(tmp_path, sim_url, vocabulary)
+    process = _gateway_process(tmp_path, sim.url, vocabulary)
     try:
         base_url = await _base_url(tmp_path, process)
         async with httpx.AsyncClient(base_url=base_url, timeout=20) as client:
@@ -114,6 +104,8 @@ async def test_kill_9_keeps_every_committed_record(
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
     db = sqlite3.connect(tmp_path / "azt.db")
     try:

@@ -1,8 +1,6 @@
 """The Codex usage check end to end: answered by the pool for the pool, never by upstream."""
 
-import asyncio
 import time
-from collections.abc import Callable
 
 from azt.routes import USAGE_PATHS
 from azt.sim.faults import Fault
@@ -20,15 +18,6 @@ TURN = {
     "store": False,
     "stream": True,
 }
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """The pool records cooldowns and quota off the request path; wait for them to land."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the pool did not record the outcome in time")
-        await asyncio.sleep(0.01)
 
 
 def cooling(rig: Rig, key: str) -> bool:
@@ -49,8 +38,9 @@ async def test_usage_stays_allowed_while_another_account_can_serve(rig: Rig) -> 
     rig.sim.set_fault(first.chatgpt_account_id, Fault("usage_limit", resets_in_seconds=3600))
     turn = await rig.client.post("/codex/v1/responses", json=TURN)
     assert turn.status_code == 200
-    await until(lambda: cooling(rig, first.key))
-    await until(lambda: rig.runtime.accounts.quota(second.key) is not None)
+    await rig.runtime.book.flush()  # cooldowns and quota are written off the request path
+    assert cooling(rig, first.key)
+    assert rig.runtime.accounts.quota(second.key) is not None
 
     report = await usage(rig)
     assert report["rate_limit"]["allowed"] is True
@@ -73,7 +63,8 @@ async def test_usage_reports_the_limit_once_every_account_is_spent(rig: Rig) -> 
     turn = await rig.client.post("/codex/v1/responses", json=TURN)
     assert turn.status_code == 429
     keys = [a.key for a in rig.runtime.accounts.list()]
-    await until(lambda: all(cooling(rig, key) for key in keys))
+    await rig.runtime.book.flush()
+    assert all(cooling(rig, key) for key in keys)
 
     report = await usage(rig)
     assert report["rate_limit"]["allowed"] is False

@@ -1,17 +1,14 @@
-"""Fixtures for the pool tests: hand-made JWTs, a store on disk, and the simulator."""
+"""Fixtures for the pool tests: hand-made JWTs and a store on disk (`sim` is shared)."""
 
 import base64
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from azt.config import Settings
-from azt.loopback import LoopbackServer
 from azt.store.accounts import AccountStore
 from azt.store.db import open_database
 from azt.store.worker import StoreWorker
@@ -51,26 +48,3 @@ def worker() -> Iterator[StoreWorker]:
     w = StoreWorker()
     yield w
     w.close()
-
-
-@dataclass
-class Sim:
-    state: Any  # azt.sim.state.SimState
-    settings: Settings
-    url: str
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Sim]:
-    """The simulator on a loopback port, with settings pointing every base URL at it."""
-    from azt.sim.app import create_app
-    from azt.sim.state import SimState
-
-    state = SimState()
-    async with LoopbackServer(create_app(state)) as server:
-        settings = Settings(
-            auth_base_url=server.url,
-            codex_base_url=server.url + "/backend-api/codex",
-            chatgpt_base_url=server.url + "/backend-api",
-        )
-        yield Sim(state, settings, server.url)

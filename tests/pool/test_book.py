@@ -191,6 +191,19 @@ async def test_a_failed_queued_write_does_not_block_requests(
         await task
 
 
+async def test_flush_waits_for_every_write_queued_so_far(
+    book: AccountBook, store: AccountStore
+) -> None:
+    await book.accounts()
+    # Queued as the dispatcher queues them: not awaited, not even started yet.
+    book.write(store.set_cooldown, A, 2e9, "usage_limit")
+    book.note_quota(A, quota(42), 100)
+    await book.flush()
+    on_disk = store.get(A)  # read past the book, straight from the database
+    assert on_disk is not None and on_disk.cooldown_until == 2e9
+    assert store.quota(A) == (quota(42), 100)
+
+
 class PausingStore(AccountStore):
     """Holds each read on the worker thread, after its SELECT, until the test says go."""
 

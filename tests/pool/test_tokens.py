@@ -14,6 +14,7 @@ from azt.pool.accounts import Account, AccountStatus
 from azt.pool.tokens import RefreshUnavailable, ReloginRequired, TokenManager
 from azt.store.accounts import AccountStore
 from azt.store.worker import StoreWorker
+from support.sim import Hold
 
 
 @pytest.fixture
@@ -211,16 +212,19 @@ async def test_cancelled_caller_still_persists_rotation(
 ) -> None:
     """A caller that gives up mid-refresh does not lose the rotated token or unlock early."""
     pool(sim, store, access_ttl=0)
-    sim.state.refresh_delay = 0.3
+    sim.state.refresh_delay = 0.01
+    hold = Hold.on(sim.state)  # the auth server keeps the refresh until released
     account = stored(store)
     tokens = manager(store, worker, client, sim.settings)
 
     impatient = asyncio.ensure_future(tokens.fresh(account))
-    await asyncio.sleep(0.1)
+    await hold.holding.wait()  # the refresh reached the auth server
     impatient.cancel()
     with pytest.raises(asyncio.CancelledError):
         await impatient
-    renewed = await tokens.fresh(account)  # waits for the refresh already under way
+    patient = asyncio.ensure_future(tokens.fresh(account))
+    hold.release()
+    renewed = await patient  # waits for the refresh already under way
 
     assert sim.state.refresh_calls == 1
     assert renewed.refresh_token == stored(store).refresh_token != account.refresh_token

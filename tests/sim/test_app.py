@@ -4,7 +4,6 @@ import asyncio
 import base64
 import gzip
 import json
-import time
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -355,17 +354,33 @@ async def test_event_delay_paces_the_stream(
     assert len(gaps) >= 8 and min(gaps) >= 0.015
 
 
+class FakeClock:
+    """The simulator's clock and sleep with no real time: a sleep moves the clock on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 async def test_a_late_event_does_not_push_back_the_ones_after_it() -> None:
     """Events keep a fixed schedule: after a stall, overdue events catch up at once."""
-    state = SimState(event_delay=0.05)
+    clock = FakeClock()
+    state = SimState(event_delay=0.05, clock=clock, sleep=clock.sleep)
     events = iter([{"type": f"e{n}"} for n in range(5)])
-    started = time.monotonic()
     async for frame in sse_body(state, "resp_1", events, Pacing()):
         if b"e1" in frame:
-            time.sleep(0.12)  # a busy machine: e2 (due at 0.10) and e3 (0.15) are now late
-    stamps = [at - started for _, _, at in state.produced]
-    assert stamps[3] - stamps[2] < 0.03  # caught up rather than waiting a whole delay
-    assert 0.19 <= stamps[4] < 0.28  # e4 on time (0.20); pushed back it would be >= 0.32
+            clock.now += 0.12  # a busy machine: e2 (due at 0.10) and e3 (0.15) are now late
+    stamps = [at for _, _, at in state.produced]
+    # e2 and e3 go at once; e4 keeps its slot at 0.20 (pushed back it would be 0.32).
+    assert stamps == pytest.approx([0.0, 0.05, 0.17, 0.17, 0.20])
+    assert clock.slept == pytest.approx([0.05, 0.0, 0.0, 0.03])
 
 
 async def test_websocket_upgrade_gets_426(server: LoopbackServer) -> None:

@@ -1,5 +1,6 @@
 """Every fault kind, as a client of the running simulator sees it."""
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from azt.sim.faults import Fault
 from azt.sim.state import SimState
 from azt.sim.tokens import SimAccount
+from support.sim import Hold
 
 RESPONSES = "/backend-api/codex/responses"
 COMPACT = "/backend-api/codex/responses/compact"
@@ -143,15 +145,28 @@ async def test_slow_headers(
     account: SimAccount,
     auth_headers: dict[str, str],
     request_body: Body,
+    parse_sse: Parse,
 ) -> None:
     """slow_headers delays the status line, then answers normally."""
     state.set_fault(account.account_id, Fault("slow_headers", times=1, seconds=0.2))
-    started = time.monotonic()
-    async with live.stream("POST", RESPONSES, json=request_body(), headers=auth_headers) as reply:
-        waited = time.monotonic() - started
-        assert reply.status_code == 200
-        await reply.aread()
-    assert waited >= 0.19
+    hold = Hold.on(state, when=lambda: not state.produced)  # holds the wait before headers
+
+    async def post() -> tuple[bool, httpx.Response]:
+        async with live.stream(
+            "POST", RESPONSES, json=request_body(), headers=auth_headers
+        ) as reply:
+            released_before_headers = hold.released
+            await reply.aread()
+        return released_before_headers, reply
+
+    posting = asyncio.ensure_future(post())
+    await hold.holding.wait()
+    assert hold.slept == [0.2] and not state.produced  # waiting the fault's time, no headers
+    hold.release()
+    released_before_headers, reply = await posting
+    assert released_before_headers  # the status line came only after the wait
+    assert reply.status_code == 200
+    assert parse_sse(reply.text)[-1]["type"] == "response.completed"
 
 
 STREAM_FAULTS: list[tuple[Fault, list[str]]] = [

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 
 import httpx
 
-from azt.config import Settings
 from azt.gateway import Gateway, Listeners
 from azt.pool.accounts import Account
 from azt.pool.runtime import PoolRuntime
@@ -25,14 +24,3 @@ class Rig:
     @property
     def base_url(self) -> str:
         return self.listeners.base_url
-
-
-def settings_for(sim_url: str, **overrides: object) -> Settings:
-    return Settings(
-        port=0,
-        proxy_port=0,
-        codex_base_url=f"{sim_url}/backend-api/codex",
-        chatgpt_base_url=f"{sim_url}/backend-api",
-        auth_base_url=sim_url,
-        **overrides,
-    )

@@ -5,7 +5,6 @@
 needs the network: authentication, body decoding, status-code faults, pacing and framing.
 """
 
-import asyncio
 import base64
 import gzip
 import io
@@ -193,7 +192,7 @@ async def intake(request: Request, *, with_body: bool) -> Incoming | Response:
             headers={name: value for name, value in request.headers.items()},
             body=body,
             account_id=who.account_id if isinstance(who, SimAccount) else None,
-            at=time.monotonic(),
+            at=state.clock(),
             query=request.url.query,
         )
     )
@@ -380,7 +379,7 @@ def usage_limit_reply(
 async def take_fault(state: SimState, account: SimAccount, route: FaultRoute) -> Fault | None:
     fault = state.faults.take(account.account_id, route)
     if fault is not None and fault.kind == "slow_headers":
-        await asyncio.sleep(float(fault.params["seconds"]))
+        await state.sleep(float(fault.params["seconds"]))
         return None
     return fault
 
@@ -441,8 +440,8 @@ async def sse_body(
 ) -> AsyncIterator[bytes]:
     # Events keep a fixed schedule: a late event (a busy machine) does not push back every
     # event after it, so a benchmark can compare arrival times with the schedule.
-    loop = asyncio.get_running_loop()
-    due = loop.time()
+    clock = state.clock
+    due = clock()
     for index, event in enumerate(events):
         if pacing.drop_after is not None and index >= pacing.drop_after:
             raise SimulatedDrop(f"azt sim: dropping {response_id} after {index} events")
@@ -450,12 +449,12 @@ async def sse_body(
             due += state.event_delay
             if event["type"] == IMAGE_COMPLETED:
                 # The image takes its time from now, however late the event before it was.
-                due = max(due, loop.time()) + state.image_delay
-            await asyncio.sleep(max(0.0, due - loop.time()))
-        state.produced.append((response_id, event["type"], time.monotonic()))
+                due = max(due, clock()) + state.image_delay
+            await state.sleep(max(0.0, due - clock()))
+        state.produced.append((response_id, event["type"], clock()))
         yield sse_frame(event)
         if pacing.stall and event["type"] == "response.created":
-            await asyncio.sleep(pacing.stall)
+            await state.sleep(pacing.stall)
             due += pacing.stall
 
 

@@ -4,7 +4,6 @@
 so browser logins complete without a human. Everything else behaves as the real issuer does.
 """
 
-import asyncio
 import html
 import json
 from typing import Any
@@ -78,7 +77,7 @@ async def token(request: Request) -> Response:
 async def refresh_grant(state: SimState, params: dict[str, str]) -> Response:
     state.refresh_calls += 1
     if state.refresh_delay > 0:
-        await asyncio.sleep(state.refresh_delay)
+        await state.sleep(state.refresh_delay)
     problem = _client_problem(state, params.get("client_id"))
     if problem is not None:
         return problem

@@ -1,12 +1,14 @@
 """`SimState`: everything one simulator instance knows, and the knobs tests turn.
 
 The app reads and mutates it; tests hold the same object to arm faults, revoke tokens and
-inspect what clients sent (`requests`) and when events left (`produced`).
+inspect what clients sent (`requests`) and when events left (`produced`, on `clock`).
 """
 
+import asyncio
 import itertools
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +34,7 @@ class RecordedRequest:
     headers: dict[str, str]  # lower-case names; the last value wins for repeated headers
     body: Any  # decoded JSON, or None when there was none or it did not decode
     account_id: str | None  # None when the request was not authenticated
-    at: float  # time.monotonic()
+    at: float  # SimState.clock(), time.monotonic() unless a test replaced it
     query: str = ""
 
 
@@ -57,6 +59,11 @@ class SimState:
     client_id: str = DEFAULT_CLIENT_ID
     issuer: str = DEFAULT_ISSUER
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    # The clock behind recorded times and the stream schedule, and every wait the simulator
+    # makes (event pacing, image delay, stalls, slow headers, the refresh delay). Tests swap
+    # them to run a schedule without real time, or to hold a reply until they release it.
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
 
     device_interval: str = "1"  # the polling interval device logins are told, in seconds
     device_pending_polls: int = 1  # polls answered "authorization_pending" before approval
