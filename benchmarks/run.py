@@ -1,6 +1,7 @@
 """Run every benchmark, or the ones named, one after another (`make bench`).
 
-    python benchmarks/run.py [--quick] [latency streaming throughput open_streams memory translator]
+    python benchmarks/run.py [--quick] [latency streaming throughput open_streams memory translator
+                              calls]
 
 Each prints its tables and writes `benchmarks/results/<name>.json`. `--quick` shrinks every
 run to a smoke test of a minute or two; its numbers are not worth recording.
@@ -11,6 +12,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import bench_calls
 import bench_latency
 import bench_memory
 import bench_open_streams
@@ -39,6 +41,7 @@ BENCHMARKS: dict[str, tuple[Runner, Runner]] = {
         lambda: bench_open_streams.run([100], 5, 0.5, 1),
     ),
     "memory": (lambda: bench_memory.run(100_000, 16), lambda: bench_memory.run(2_000, 16)),
+    "calls": (lambda: bench_calls.run(300), lambda: bench_calls.run(20)),
 }
 
 
