@@ -17,7 +17,7 @@ async def run(settings: Settings, catalog: CatalogHolder, flow) -> None:
     ingress, codex = Ingress(settings), CodexRoute(catalog, pool)
     with taddons.context(ingress, codex):
         ingress.requestheaders(flow)
-        ingress.request(flow)
+        await ingress.request(flow)
         await codex.request(flow)
 
 

@@ -9,11 +9,11 @@ from azt.addons.ingress import Ingress
 from azt.config import Settings
 
 
-def run(settings: Settings, flow) -> None:
+async def run(settings: Settings, flow) -> None:
     ingress = Ingress(settings)
     with taddons.context(ingress):
         ingress.requestheaders(flow)
-        ingress.request(flow)
+        await ingress.request(flow)
 
 
 def error_of(flow) -> tuple[int, str]:
@@ -23,55 +23,55 @@ def error_of(flow) -> tuple[int, str]:
     return flow.response.status_code, body["error"]["code"]
 
 
-def test_parses_a_json_body(settings: Settings, make_flow) -> None:
+async def test_parses_a_json_body(settings: Settings, make_flow) -> None:
     flow = make_flow()
-    run(settings, flow)
+    await run(settings, flow)
     assert flow.response is None
     assert exchange_of(flow).route.name == "codex.responses"
     assert exchange_of(flow).body == {"model": "gpt-5.4", "input": "hi"}
 
 
-def test_decodes_zstd_and_gzip(settings: Settings, make_flow) -> None:
+async def test_decodes_zstd_and_gzip(settings: Settings, make_flow) -> None:
     raw = json.dumps({"model": "gpt-5.4", "input": "zipped"}).encode()
     for encoding, packed in (
         ("zstd", zstandard.ZstdCompressor().compress(raw)),
         ("gzip", gzip.compress(raw)),
     ):
         flow = make_flow(body=packed, headers={"content-encoding": encoding})
-        run(settings, flow)
+        await run(settings, flow)
         assert flow.response is None, encoding
         assert exchange_of(flow).body["input"] == "zipped"
         assert "content-encoding" not in flow.request.headers
 
 
-def test_corrupt_compressed_body_is_a_400(settings: Settings, make_flow) -> None:
+async def test_corrupt_compressed_body_is_a_400(settings: Settings, make_flow) -> None:
     flow = make_flow(body=b"definitely not zstd", headers={"content-encoding": "zstd"})
-    run(settings, flow)
+    await run(settings, flow)
     assert error_of(flow) == (400, "invalid_body_encoding")
 
 
-def test_unknown_route_is_an_openai_404(settings: Settings, make_flow) -> None:
+async def test_unknown_route_is_an_openai_404(settings: Settings, make_flow) -> None:
     flow = make_flow(path="/nope")
-    run(settings, flow)
+    await run(settings, flow)
     assert error_of(flow) == (404, "unknown_route")
 
 
-def test_wrong_method_is_a_405_with_allow(settings: Settings, make_flow) -> None:
+async def test_wrong_method_is_a_405_with_allow(settings: Settings, make_flow) -> None:
     flow = make_flow(method="PUT", path="/v1/models")
-    run(settings, flow)
+    await run(settings, flow)
     assert error_of(flow) == (405, "method_not_allowed")
     assert flow.response.headers["allow"] == "GET"
 
 
-def test_websocket_upgrade_gets_426(settings: Settings, make_flow) -> None:
+async def test_websocket_upgrade_gets_426(settings: Settings, make_flow) -> None:
     flow = make_flow(
         method="GET", body=b"", headers={"upgrade": "websocket", "connection": "Upgrade"}
     )
-    run(settings, flow)
+    await run(settings, flow)
     assert error_of(flow) == (426, "websocket_unsupported")
 
 
-def test_declared_length_over_the_limit_is_a_413(settings: Settings, make_flow) -> None:
+async def test_declared_length_over_the_limit_is_a_413(settings: Settings, make_flow) -> None:
     flow = make_flow()
     flow.request.headers["content-length"] = str(5 * 1024 * 1024)
     ingress = Ingress(settings)
@@ -82,50 +82,52 @@ def test_declared_length_over_the_limit_is_a_413(settings: Settings, make_flow) 
     assert "body_limit_mb" in json.loads(flow.response.content)["detail"]
 
 
-def test_compact_gets_the_larger_limit(settings: Settings, make_flow) -> None:
+async def test_compact_gets_the_larger_limit(settings: Settings, make_flow) -> None:
     big = json.dumps({"model": "gpt-5.4", "input": "x" * (1024 * 1024 + 10)}).encode()
     flow = make_flow(path="/codex/v1/responses/compact", body=big)
-    run(settings, flow)
+    await run(settings, flow)
     assert flow.response is None
     flow = make_flow(path="/codex/v1/responses", body=big)
-    run(settings, flow)
+    await run(settings, flow)
     assert error_of(flow)[0] == 413
 
 
-def test_a_small_body_that_inflates_past_the_limit_is_a_413(settings: Settings, make_flow) -> None:
+async def test_a_small_body_that_inflates_past_the_limit_is_a_413(
+    settings: Settings, make_flow
+) -> None:
     raw = json.dumps({"model": "gpt-5.4", "input": " " * (3 * 1024 * 1024)}).encode()
     packed = zstandard.ZstdCompressor().compress(raw)
     assert len(packed) < 1024 * 1024
     flow = make_flow(body=packed, headers={"content-encoding": "zstd"})
-    run(settings, flow)
+    await run(settings, flow)
     assert error_of(flow)[0] == 413
 
 
-def test_wrong_content_type_is_a_415(settings: Settings, make_flow) -> None:
+async def test_wrong_content_type_is_a_415(settings: Settings, make_flow) -> None:
     flow = make_flow(headers={"content-type": "text/plain"})
-    run(settings, flow)
+    await run(settings, flow)
     assert error_of(flow) == (415, "unsupported_media_type")
 
 
-def test_json_variants_are_accepted(settings: Settings, make_flow) -> None:
+async def test_json_variants_are_accepted(settings: Settings, make_flow) -> None:
     flow = make_flow(headers={"content-type": "application/vnd.api+json; charset=utf-8"})
-    run(settings, flow)
+    await run(settings, flow)
     assert flow.response is None
 
 
-def test_malformed_json_is_a_400(settings: Settings, make_flow) -> None:
+async def test_malformed_json_is_a_400(settings: Settings, make_flow) -> None:
     flow = make_flow(body=b'{"model": ')
-    run(settings, flow)
+    await run(settings, flow)
     assert error_of(flow) == (400, "invalid_json")
 
 
-def test_non_object_json_is_a_400(settings: Settings, make_flow) -> None:
+async def test_non_object_json_is_a_400(settings: Settings, make_flow) -> None:
     flow = make_flow(body=b"[1, 2]")
-    run(settings, flow)
+    await run(settings, flow)
     assert error_of(flow) == (400, "invalid_json")
 
 
-def test_get_routes_need_no_body(settings: Settings, make_flow) -> None:
+async def test_get_routes_need_no_body(settings: Settings, make_flow) -> None:
     flow = make_flow(method="GET", path="/v1/models", body=b"", headers={"content-type": ""})
-    run(settings, flow)
+    await run(settings, flow)
     assert flow.response is None and exchange_of(flow).body is None

@@ -10,15 +10,15 @@ from azt.config import Settings
 from azt.pool.hop import EXCHANGE_HEADER, SECRET_HEADER
 
 
-def run(settings: Settings, pool: PoolLink, flow) -> None:
+async def run(settings: Settings, pool: PoolLink, flow) -> None:
     ingress, pooled = Ingress(settings), PooledRoutes(pool)
     with taddons.context(ingress, pooled):
         ingress.requestheaders(flow)
-        ingress.request(flow)
+        await ingress.request(flow)
         pooled.request(flow)
 
 
-def test_hands_the_usage_check_to_the_pool(settings, pool, make_flow) -> None:
+async def test_hands_the_usage_check_to_the_pool(settings, pool, make_flow) -> None:
     """`/backend-api/wham/usage` goes to the pool's `/usage`, credentials dropped."""
     flow = make_flow(
         method="GET",
@@ -26,7 +26,7 @@ def test_hands_the_usage_check_to_the_pool(settings, pool, make_flow) -> None:
         body=b"",
         headers={"authorization": "Bearer codex-own", "chatgpt-account-id": "codex-account"},
     )
-    run(settings, pool, flow)
+    await run(settings, pool, flow)
     exchange = exchange_of(flow)
     assert flow.response is None and exchange.handed_over
     request = flow.request
@@ -37,18 +37,18 @@ def test_hands_the_usage_check_to_the_pool(settings, pool, make_flow) -> None:
     assert "chatgpt-account-id" not in request.headers
 
 
-def test_leaves_other_routes_alone(settings, pool, make_flow) -> None:
+async def test_leaves_other_routes_alone(settings, pool, make_flow) -> None:
     """A Codex turn is not this addon's business."""
     flow = make_flow()
-    run(settings, pool, flow)
+    await run(settings, pool, flow)
     assert not exchange_of(flow).handed_over
     assert flow.request.path == "/codex/v1/responses"
 
 
-def test_images_go_to_the_pool_with_their_route(settings, pool, make_flow) -> None:
+async def test_images_go_to_the_pool_with_their_route(settings, pool, make_flow) -> None:
     """Image work is the pool's (it asks for a paid plan itself)."""
     flow = make_flow(path="/v1/images/generations", body=b'{"prompt":"x"}')
-    run(settings, pool, flow)
+    await run(settings, pool, flow)
     assert flow.request.path == "/images/generations"
     assert [name for name in flow.request.headers if name.startswith("x-azt-")] == [
         SECRET_HEADER,
@@ -56,15 +56,17 @@ def test_images_go_to_the_pool_with_their_route(settings, pool, make_flow) -> No
     ]
 
 
-def test_cached_images_keep_their_name(settings, pool, make_flow) -> None:
+async def test_cached_images_keep_their_name(settings, pool, make_flow) -> None:
     flow = make_flow(method="GET", path="/_gateway/images/abcdefghijklmnopqrst.png", body=b"")
-    run(settings, pool, flow)
+    await run(settings, pool, flow)
     assert flow.request.path == "/images/cache/abcdefghijklmnopqrst.png"
 
 
-def test_the_parameters_the_pool_dropped_are_named_to_the_client(settings, pool, make_flow) -> None:
+async def test_the_parameters_the_pool_dropped_are_named_to_the_client(
+    settings, pool, make_flow
+) -> None:
     flow = make_flow(path="/v1/images/generations", body=b'{"prompt":"x","style":"vivid"}')
-    run(settings, pool, flow)
+    await run(settings, pool, flow)
     exchange_of(flow).ignored = ("style",)  # as the pool's image planning says
     flow.response = tutils.tresp(headers=[(b"content-type", b"application/json")])
     PooledRoutes(pool).responseheaders(flow)

@@ -52,7 +52,7 @@ async def plan(body: dict, make_flow, catalog, settings=None, path="/v1/chat/com
     flow = make_flow(path=path, body=json.dumps(body).encode())
     with taddons.context(ingress, api):
         ingress.requestheaders(flow)
-        ingress.request(flow)
+        await ingress.request(flow)
         await api.request(flow)
     return flow
 

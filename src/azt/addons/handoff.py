@@ -12,7 +12,7 @@ from typing import Any
 
 from mitmproxy import http
 
-from azt.dialects.common.params import IGNORED_HEADER
+from azt.dialects.common.params import IGNORED_HEADER, ignored_header
 from azt.exchange import Exchange, Exchanges
 from azt.pool.hop import EXCHANGE_HEADER, SECRET_HEADER
 
@@ -26,6 +26,7 @@ _DROPPED_HEADERS = (
     "api-key",
     "content-encoding",
     "content-length",
+    "transfer-encoding",  # the body was read whole: it goes on with a content-length
 )
 
 # No header of azt's own may come from a client (the pool reads only the two set below).
@@ -62,7 +63,7 @@ def public_base(flow: http.HTTPFlow, exchange: Exchange) -> str:
 def announce_ignored(response: http.Response, exchange: Exchange) -> None:
     """Name the parameters azt dropped, for the client (`x-azt-ignored-params`)."""
     if exchange.ignored:
-        response.headers[IGNORED_HEADER] = ", ".join(exchange.ignored)
+        response.headers[IGNORED_HEADER] = ignored_header(exchange.ignored)
 
 
 def _query(path: str) -> str:

@@ -6,14 +6,30 @@ Answers 404 for unknown routes, 405 for a wrong method, 426 for the Codex WebSoc
 cannot be decoded.
 """
 
+import asyncio
+
 from mitmproxy import http
 
 from azt.addons.flowstate import fail_closed, live_exchange, respond_error
 from azt.config import MiB, Settings
-from azt.dialects.common.intake import is_json_media, json_object
+from azt.dialects.common.intake import is_json_media, json_object, valid_text
+from azt.encodings import BadEncoding, BodyTooLarge, decode_body, encodings_of
 from azt.errors import ApiError
 from azt.records.sources import detect_source
 from azt.routes import WEBSOCKET_PATHS, Dialect, MethodNotAllowed, Route, normalise_path, resolve
+
+
+def _not_utf8(request: http.Request) -> str | None:
+    """Which part of the request head holds bytes that are not UTF-8, if any.
+
+    mitmproxy keeps such bytes as lone surrogates; nothing with them may go further.
+    """
+    if not valid_text(request.path):
+        return "path or query string"
+    for name, value in request.headers.items(multi=True):
+        if not (valid_text(name) and valid_text(value)):
+            return "header " + (repr(name) if valid_text(name) else "name")
+    return None
 
 
 def _is_websocket_upgrade(request: http.Request) -> bool:
@@ -47,33 +63,38 @@ class Ingress:
             respond_error(flow, self._too_large(admitted))
 
     @fail_closed
-    def request(self, flow: http.HTTPFlow) -> None:
+    async def request(self, flow: http.HTTPFlow) -> None:
         exchange = live_exchange(flow)
         route = exchange.route if exchange is not None else None
-        if exchange is None or route is None or not route.json_body:
+        if exchange is None or route is None:
             return
         request = flow.request
-        if len(request.raw_content or b"") > self._limit(route):
+        content = request.raw_content or b""
+        if len(content) > self._limit(route):
             respond_error(flow, self._too_large(route))
             return
-        encoding = request.headers.get("content-encoding", "").strip().lower()
-        if encoding and encoding != "identity":
+        coding = request.headers.get("content-encoding", "")
+        if encodings_of(coding):
             try:
-                request.decode(strict=True)
-            except ValueError:
+                # Off the event loop, and never more than the limit: a bomb is a 413.
+                content = await asyncio.to_thread(decode_body, content, coding, self._limit(route))
+            except BodyTooLarge:
+                respond_error(flow, self._too_large(route))
+                return
+            except BadEncoding as e:
                 respond_error(
                     flow,
                     ApiError(
                         400,
-                        f"The request body is not valid {encoding} data.",
+                        f"The request body is not valid {coding.strip()} data ({e}).",
                         code="invalid_body_encoding",
                     ),
                 )
                 return
-        content = request.raw_content or b""
-        if len(content) > self._limit(route):  # a small compressed body can inflate hugely
-            respond_error(flow, self._too_large(route))
-            return
+            request.raw_content = content
+            request.headers.pop("content-encoding", None)
+        if not route.json_body:
+            return  # the pool reads these bodies itself (images: JSON or multipart)
         content_type = request.headers.get("content-type", "")
         if not is_json_media(content_type):
             respond_error(
@@ -103,7 +124,12 @@ class Ingress:
 
 
 def _admit(request: http.Request) -> Route | ApiError:
-    """The request's route, or why it has none (426, 405, 404)."""
+    """The request's route, or why it has none (400, 426, 405, 404)."""
+    unreadable = _not_utf8(request)
+    if unreadable is not None:
+        return ApiError(
+            400, f"The request's {unreadable} is not valid UTF-8.", code="invalid_encoding"
+        )
     path = normalise_path(request.path)
     if _is_websocket_upgrade(request) and path in WEBSOCKET_PATHS:
         return ApiError(

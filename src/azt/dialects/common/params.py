@@ -9,12 +9,16 @@ are ignored.
 Pure: no I/O.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
+from urllib.parse import quote
 
 Treatment = Literal["accept", "translate", "emulate", "ignore", "reject"]
 
 IGNORED_HEADER = "x-azt-ignored-params"
+# The names are the client's own JSON keys: the header lists only so many, percent-encoded.
+IGNORED_SHOWN = 20
+IGNORED_HEADER_CHARS = 1024
 
 
 def ignored_names(body: Mapping[str, Any], table: Mapping[str, Treatment]) -> set[str]:
@@ -24,3 +28,19 @@ def ignored_names(body: Mapping[str, Any], table: Mapping[str, Treatment]) -> se
         for name, value in body.items()
         if value is not None and table.get(name, "ignore") == "ignore"
     }
+
+
+def ignored_header(names: Iterable[str]) -> str:
+    """The `x-azt-ignored-params` value: names percent-encoded (no CR, LF, comma or control
+    character from a client reaches a header), at most `IGNORED_SHOWN`, then how many more."""
+    listed = list(names)
+    shown: list[str] = []
+    size = 0
+    for name in listed[:IGNORED_SHOWN]:
+        safe = quote(name, safe="-_.~[]$@:/", errors="replace")[:128]
+        if size + len(safe) + 2 > IGNORED_HEADER_CHARS:
+            break
+        shown.append(safe)
+        size += len(safe) + 2
+    rest = len(listed) - len(shown)
+    return ", ".join(shown + ([f"(+{rest} more)"] if rest else []))
