@@ -46,6 +46,7 @@ def test_the_record_is_built_from_the_exchange_alone() -> None:
     exchange = make()
     exchange.route = resolve("POST", "/v1/chat/completions")
     exchange.body = {"model": "gpt-5.4", "messages": []}
+    exchange.model_requested, exchange.model_known = "gpt-5.4", True
     exchange.note_attempt()
     exchange.note_attempt()
     exchange.note_served_by("acct/2")
@@ -68,3 +69,21 @@ def test_an_unmatched_request_is_recorded_without_its_path() -> None:
     exchange.status, exchange.error = 404, "unknown_route"
     record = build_record(exchange)
     assert (record.endpoint, record.dialect, record.ok) == ("unmatched", "unmatched", False)
+
+
+def test_text_from_clients_is_recorded_bounded_and_printable() -> None:
+    """An unknown model is `unknown`; versions and errors are cut and made printable."""
+    from azt.records.sources import Source
+
+    exchange = make()
+    exchange.route = resolve("POST", "/v1/chat/completions")
+    exchange.model_requested = "junk-model-\ud800\r\n"  # not resolved: never recorded as such
+    exchange.source = Source("curl", "7.0\x00\ud800" + "9" * 100)
+    exchange.error = "model_not_found\n" + "x" * 200
+    record = build_record(exchange)
+    assert record.model_requested == "unknown" and record.model == "unknown"
+    assert record.source_version == "7.0\ufffd\ufffd" + "9" * 27
+    assert record.error_type is not None and len(record.error_type) == 64
+    assert "\n" not in record.error_type
+    for text in (record.model_requested, record.source_version, record.error_type):
+        text.encode("utf-8")  # always writable

@@ -350,3 +350,18 @@ def test_each_gateway_has_its_own_registry() -> None:
     assert "azt_requests_total" in parse(first.render(snapshot([])))
     assert "azt_requests_total" not in parse(second.render(snapshot([])))
     assert not any(m.name.startswith("azt_") for m in REGISTRY.collect())
+
+
+def test_label_values_from_clients_can_never_break_a_scrape() -> None:
+    """A lone surrogate or control character in a label value is replaced, never rendered raw."""
+    from azt.metrics import BoundedLabel
+
+    label = BoundedLabel()
+    assert label("bad\ud800\r\nname") == "bad\ufffd\ufffd\ufffdname"
+    metrics = Metrics()
+    metrics.observe(
+        make_record(model_requested="m\ud800", model_served=None, error_type="e\udfff", status=400)
+    )
+    text = metrics.render(snapshot([]))
+    text.decode("utf-8")
+    assert "m\ufffd".encode() in text and "e\ufffd".encode() in text

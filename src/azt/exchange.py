@@ -41,10 +41,12 @@ class Exchange:
     started: float = field(default_factory=time.monotonic)
     intercepted_host: str | None = None  # the OpenAI host a proxy-listener request was for
 
-    # Classification (the ingress addon).
+    # Classification (the ingress addon), and the model asked for (the routing addons).
     route: Route | None = None
     source: Source = field(default_factory=lambda: Source("other"))
     body: dict[str, Any] | None = None  # the parsed JSON request body
+    model_requested: str | None = None  # as the client named it
+    model_known: bool = False  # it named a model azt knows (else records say "unknown")
 
     # Who may serve it (the routing addons, or the pool for image work).
     affinity: str | None = None  # soft: keep a conversation on one account
@@ -76,11 +78,6 @@ class Exchange:
     streamed: bool = False  # the reply was an event stream
     error: str | None = None  # why it failed, as a short code; None when it did not
     ended: float | None = None  # time.monotonic() when the flow ended
-
-    @property
-    def model_requested(self) -> str | None:
-        model = (self.body or {}).get("model")
-        return model if isinstance(model, str) else None
 
     def note_attempt(self) -> None:
         self.attempts += 1

@@ -20,6 +20,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, InfoMetricFamily, 
 from azt.pool.accounts import Account
 from azt.pool.scheduler import unavailable_reason
 from azt.pool.usage import Window, parse_window
+from azt.records.build import safe_text
 from azt.records.record import IMAGE_TOOL, IMAGES_API, RequestRecord
 from azt.records.rollup import BUCKET_BOUNDS_MS, DIMENSIONS
 from azt.records.sources import LABELS as SOURCE_NAMES
@@ -77,7 +78,8 @@ class BoundedLabel:
     def __call__(self, value: str | None) -> str:
         if value is None:
             return NONE
-        value = value[:MAX_LABEL_LENGTH]
+        # Printable and valid Unicode, whatever it came from: a scrape must always render.
+        value = safe_text(value, MAX_LABEL_LENGTH) or NONE
         if value in self._known or value in self._admitted:
             return value
         if len(self._admitted) >= self._limit:

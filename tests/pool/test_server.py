@@ -327,3 +327,17 @@ async def test_drain_reaches_a_relay_that_waits_for_its_client() -> None:
     events = events_of(first + rest)
     assert events[-1]["response"]["error"]["code"] == "gateway_shutting_down"
     assert exchange.failure == "gateway_shutting_down"
+
+
+async def test_a_failing_handler_still_answers_json() -> None:
+    """An unexpected exception in the pool is a JSON 500 the gateway can pass on, not text."""
+
+    class Broken(FakeDispatcher):
+        async def open(self, call: UpstreamCall, exchange: Exchange, **_: object) -> Opened:
+            raise KeyError("a bug")
+
+    _, client = client_for(Broken())
+    async with client:
+        response = await client.post("/responses", content=b"{}")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"

@@ -93,7 +93,7 @@ CASES = [
         "openai-sdk-python",
         "1.2.3",
     ),
-    ("stainless-odd-language", {"x-stainless-lang": "c++!"}, False, "openai-sdk-c", None),
+    ("stainless-odd-language", {"x-stainless-lang": "c++!"}, False, "openai-sdk-unknown", None),
     ("claude-code", CLAUDE_CODE, False, "claude-code", "2.1.330"),
     (
         "claude-code-minimal",

@@ -173,12 +173,41 @@ def test_persistent_failure_is_counted_and_logged(
     writer.close()
     assert writer.lost == 7
     assert writer.written == 0
-    assert store_class.calls == RETRIES
+    # The batch RETRIES times, then each record alone, as it is and in its safe form.
+    assert store_class.calls == RETRIES + 7 * 2
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1
-    assert "7" in errors[0].getMessage() and "lost" in errors[0].getMessage()
-    assert errors[0].exc_info is not None
+    assert "7" in errors[0].getMessage() and errors[0].exc_info is not None
+    lost = [r.getMessage() for r in errors[1:]]
+    assert lost == [f"could not save request record r{n}; it is lost" for n in range(7)]
     assert stored(database) == ([], 0, 0)
+
+
+def test_one_bad_record_costs_no_other_record_and_is_kept_in_a_safe_form(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record the store refuses is written with its text escaped; its batch is kept."""
+
+    class Picky(RequestStore):
+        def add(self, records: Sequence[RequestRecord]) -> None:
+            if any(not (r.model_requested or "").isascii() for r in records):
+                raise sqlite3.OperationalError("cannot store this text")
+            super().add(records)
+
+    monkeypatch.setattr(writer_module, "RequestStore", Picky)
+    writer = RecordWriter(database, retention_days=30)
+    for n in range(5):
+        writer.submit(make_record(n, model_requested="gpt-5.4" if n != 2 else "bad\u00e9"))
+    writer.start()
+    writer.close()
+    assert (writer.written, writer.lost) == (5, 0)
+    ids, _, _ = stored(database)
+    assert ids == [f"r{n}" for n in range(5)]
+    conn = open_database(database)
+    try:
+        (model,) = conn.execute("SELECT model_requested FROM requests WHERE id = 'r2'").fetchone()
+    finally:
+        conn.close()
+    assert model == "bad\\xe9"
 
 
 def test_prunes_old_records_at_start_and_keeps_rollups(

@@ -12,6 +12,7 @@ from azt.addons.flowstate import claim, fail_closed, respond_error
 from azt.addons.handoff import PoolLink, affinity_key
 from azt.catalog import CatalogHolder
 from azt.errors import ApiError
+from azt.exchange import Exchange
 from azt.routes import Handler
 
 
@@ -31,7 +32,7 @@ class CodexRoute:
         if exchange.route.json_body:
             if body is None:
                 raise RuntimeError("a JSON route reached routing without a parsed body")
-            error = await self._check_model(body)
+            error = await self._check_model(body, exchange)
             if error is not None:
                 respond_error(flow, error)
                 return
@@ -43,14 +44,16 @@ class CodexRoute:
         exchange.affinity = affinity_key(body, flow.request.headers)
         self._pool.hand_over(flow, exchange, exchange.route.pool_path or "/")
 
-    async def _check_model(self, body: dict[str, object]) -> ApiError | None:
+    async def _check_model(self, body: dict[str, object], exchange: Exchange) -> ApiError | None:
         model = body.get("model")
         if not isinstance(model, str) or not model:
             return ApiError(
                 400, "The request names no `model`.", code="missing_model", param="model"
             )
+        exchange.model_requested = model
         catalog = await self._catalog.current()
-        if not catalog.knows(model):
+        exchange.model_known = catalog.knows(model)
+        if not exchange.model_known:
             return ApiError(
                 404,
                 f"The model `{model}` does not exist or is not available to your accounts. "

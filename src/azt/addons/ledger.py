@@ -14,7 +14,7 @@ from mitmproxy import http
 
 from azt.addons.flowstate import exchange_of
 from azt.exchange import Exchange
-from azt.records.build import UNMATCHED, build_record
+from azt.records.build import UNMATCHED, build_record, safe_text
 from azt.records.record import RequestRecord
 from azt.records.recorder import Recorder
 from azt.routes import normalise_path
@@ -77,8 +77,11 @@ def conclude(exchange: Exchange, flow: http.HTTPFlow) -> None:
 
 
 def _log(exchange: Exchange, record: RequestRecord) -> None:
-    # Unmatched requests are named by path, without the query (it may carry a key).
-    name = record.endpoint if record.endpoint != UNMATCHED else normalise_path(exchange.path)
+    # Unmatched requests are named by path, without the query (it may carry a key), and
+    # printable: the path is the client's.
+    name = record.endpoint
+    if name == UNMATCHED:
+        name = safe_text(normalise_path(exchange.path), 200) or "/"
     usage = record.usage
     logger.info(
         "%s %s status=%s source=%s model=%s account=%s attempts=%s %.0fms%s%s",

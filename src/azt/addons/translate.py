@@ -24,6 +24,7 @@ from azt.dialects import chat, responses
 from azt.dialects.common.tokens import VOCABULARY_FILE, TokenCounter, find_counter
 from azt.dialects.common.translation import DialectSpec, ModelFacts, Translator
 from azt.errors import ApiError
+from azt.exchange import Exchange
 from azt.routes import Dialect, Handler, UnhandledRoutes, all_routes
 
 logger = logging.getLogger("azt.gateway")
@@ -108,7 +109,7 @@ class Translate:
         dialect = DIALECTS[route.dialect]
         body = exchange.body
         try:
-            model = await self._model_facts(body)
+            model = await self._model_facts(body, exchange)
             counter = await self._counter.get() if dialect.needs_counter(body) else None
             translation = dialect.translate(body, model, counter)
         except ApiError as e:
@@ -123,12 +124,13 @@ class Translate:
         exchange.affinity = affinity_key(translation.upstream, flow.request.headers)
         self._pool.hand_over(flow, exchange, route.pool_path or "/responses")
 
-    async def _model_facts(self, body: dict[str, Any]) -> ModelFacts:
+    async def _model_facts(self, body: dict[str, Any], exchange: Exchange) -> ModelFacts:
         requested = body.get("model")
         if not isinstance(requested, str) or not requested.strip():
             raise ApiError(
                 400, "The request names no `model`.", code="missing_model", param="model"
             )
+        exchange.model_requested = requested
         catalog = await self._catalog.current()
         slug = catalog.resolve(requested)
         if slug is None:
@@ -139,6 +141,7 @@ class Translate:
                 code="model_not_found",
                 param="model",
             )
+        exchange.model_known = True
         levels = catalog.reasoning_levels(slug)
         return ModelFacts(
             requested=requested,

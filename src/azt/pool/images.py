@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from azt.dialects.common.intake import json_object
 from azt.dialects.images import (
+    KNOWN_IMAGE_MODELS,
     ImagePlan,
     ImageResult,
     ImageStreamTranslator,
@@ -62,7 +63,8 @@ class ImageService:
             )
         except ApiError as e:
             return _error(e)
-        exchange.model_served = plan.image_model
+        exchange.model_requested = plan.image_model
+        exchange.model_known = plan.image_model in KNOWN_IMAGE_MODELS
         exchange.ignored = plan.ignored
         exchange.needs_paid = True  # the image tool needs a paid plan
         call = UpstreamCall(
@@ -105,7 +107,8 @@ class ImageService:
     ) -> list[ImageResult]:
         spread: set[str] = set()
         outcomes = await asyncio.gather(
-            *(self._one(call, spread, exchange) for _ in range(plan.n)), return_exceptions=True
+            *(self._one(call, plan, spread, exchange) for _ in range(plan.n)),
+            return_exceptions=True,
         )
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         for outcome in failures:
@@ -126,7 +129,9 @@ class ImageService:
             )
         return [o for o in outcomes if isinstance(o, ImageResult)]
 
-    async def _one(self, call: UpstreamCall, spread: set[str], exchange: Exchange) -> ImageResult:
+    async def _one(
+        self, call: UpstreamCall, plan: ImagePlan, spread: set[str], exchange: Exchange
+    ) -> ImageResult:
         opened = await self._dispatcher.open(call, exchange, spread=spread)
         try:
             data = opened.prelude + b"".join([chunk async for chunk in opened.chunks])
@@ -140,7 +145,7 @@ class ImageService:
             opened.release()
             await opened.response.aclose()
         result = collect_image(data)
-        _note_image(exchange, result)
+        _note_image(exchange, plan, result)
         return result
 
     async def _relay(
@@ -162,13 +167,14 @@ class ImageService:
             await opened.response.aclose()
         tail = translator.finish()
         if translator.result is not None:
-            _note_image(exchange, translator.result)
+            _note_image(exchange, plan, translator.result)
         elif translator.error is not None:
             exchange.failure = translator.error.code or translator.error.error_type
         yield tail
 
 
-def _note_image(exchange: Exchange, result: ImageResult) -> None:
+def _note_image(exchange: Exchange, plan: ImagePlan, result: ImageResult) -> None:
+    exchange.model_served = plan.image_model  # the upstream made an image with it
     exchange.image_count += 1
     # The Images API is priced by the image tool's tokens alone, as the metered API would.
     exchange.add_image_usage(result.usage)

@@ -19,10 +19,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from azt.dialects.common.usage import usage_from_codex
-from azt.errors import ApiError
+from azt.errors import ApiError, internal_error
 from azt.exchange import Exchange, Exchanges
 from azt.pool.accounts import Account
 from azt.pool.dispatch import Dispatcher, Opened
@@ -51,8 +51,20 @@ def error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
 
+def _internal_error_reply() -> JSONResponse:
+    return error_response(internal_error("serving the request in the account pool"))
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    return _internal_error_reply()
+
+
 class _RequireSecret:
-    """Refuses every request without the per-process secret (other local users included)."""
+    """Refuses every request without the per-process secret (other local users included).
+
+    It also answers for a handler that fails: a JSON 500 the gateway can pass on, never
+    uvicorn's text page (once a reply has started, the relay ends it properly itself).
+    """
 
     def __init__(self, app: ASGIApp, secret: str) -> None:
         self._app = app
@@ -65,7 +77,20 @@ class _RequireSecret:
                 refusal = ApiError(403, "This endpoint is internal to azt.", code="forbidden")
                 await error_response(refusal)(scope, receive, send)
                 return
-        await self._app(scope, receive, send)
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, receive, tracked)
+        except Exception:
+            # Logged once here; the reply (if any had started) was closed by Starlette.
+            logger.exception("the account pool failed on %s", scope.get("path"))
+            if not started:
+                await _internal_error_reply()(scope, receive, send)
 
 
 def note_stream(exchange: Exchange, tracker: StreamTracker) -> None:
@@ -140,7 +165,8 @@ class PoolApp:
                 Route("/images/generations", self.image_generations, methods=["POST"]),
                 Route("/images/edits", self.image_edits, methods=["POST"]),
                 Route("/images/cache/{name}", self.image_cached, methods=["GET"]),
-            ]
+            ],
+            exception_handlers={Exception: _internal_error},
         )
         return _RequireSecret(app, self._secret)
 

@@ -22,6 +22,11 @@ LABELS = {
 
 # x-stainless-lang values, as the SDKs send them, to our names.
 _LANGUAGES = {"js": "node", "javascript": "node", "typescript": "node", "node": "node"}
+# The languages the SDKs are written for; any other value a client sends counts as unknown,
+# so statistics grouped by source stay bounded whatever a client claims.
+SDK_LANGUAGES = frozenset(
+    {"python", "node", "go", "java", "kotlin", "ruby", "dotnet", "csharp", "php", "rust", "swift"}
+)
 
 
 @dataclass(frozen=True)
@@ -78,15 +83,11 @@ def detect_source(headers: Mapping[str, str], *, codex_route: bool = False) -> S
         if not language:
             language = lowered.split("/", 1)[1].split(" ", 1)[0] if "/" in lowered else ""
             language = "" if language[:1].isdigit() else language
-        language = _LANGUAGES.get(language, language) or "unknown"
-        return Source(f"openai-sdk-{_safe(language)}", version)
+        language = _LANGUAGES.get(language, language)
+        return Source(f"openai-sdk-{language if language in SDK_LANGUAGES else 'unknown'}", version)
     referer = headers.get("referer", "")
     if "/_gateway/" in referer:
         return Source("console")
     if codex_route and not user_agent:
         return Source("codex-cli")
     return Source("other")
-
-
-def _safe(name: str) -> str:
-    return "".join(c for c in name if c.isalnum())[:16] or "unknown"

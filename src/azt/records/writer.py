@@ -4,15 +4,20 @@ Records queue up in memory; the writer thread wakes at most every `LINGER_SECOND
 everything waiting and commits it in one transaction (group commit). Waking per record would
 cost far more than the write: each wake makes the thread contend with the event loop for the
 GIL, which added milliseconds to every request. `flush()` and `close()` cut the wait short;
-`close()` writes whatever is still queued before it returns. A failed write is retried, and
-if it keeps failing the records are reported as lost in the log, never dropped silently.
+`close()` writes whatever is still queued before it returns. A failed write is retried; if
+the batch keeps failing, its records are written one at a time, each one that still fails in
+a safe form (its text reduced to printable ASCII), so one bad record never costs the others
+theirs. A record that cannot be written even so is reported as lost in the log, never dropped
+silently.
 """
 
+import dataclasses
 import logging
 import queue
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from azt.records.record import RequestRecord
 from azt.store.db import open_database
@@ -141,16 +146,28 @@ class RecordWriter:
                 store.add(batch)
             except Exception:
                 if attempt == RETRIES:
-                    self.lost += len(batch)
-                    logger.exception(
-                        "could not save %d request record(s); they are lost", len(batch)
-                    )
+                    logger.exception("saving %d request record(s) failed", len(batch))
+                    self._write_one_by_one(store, batch)
                     return
                 logger.warning("saving request records failed; retrying", exc_info=True)
                 time.sleep(0.2 * attempt)
             else:
                 self.written += len(batch)
                 return
+
+    def _write_one_by_one(self, store: RequestStore, batch: list[RequestRecord]) -> None:
+        """Each record on its own, and a failing one again in its safe form."""
+        for record in batch:
+            for form in (record, safe_form(record)):
+                try:
+                    store.add([form])
+                except Exception:
+                    continue
+                self.written += 1
+                break
+            else:
+                self.lost += 1
+                logger.error("could not save request record %s; it is lost", record.id)
 
     def _prune(self, store: RequestStore) -> None:
         self._last_prune = time.monotonic()
@@ -161,3 +178,18 @@ class RecordWriter:
             return
         if removed:
             logger.info("removed %d request record(s) past the retention period", removed)
+
+
+def safe_form(record: RequestRecord) -> RequestRecord:
+    """The record with every text field reduced to printable ASCII (anything else escaped)."""
+    changes: dict[str, Any] = {
+        field.name: _ascii(value)
+        for field in dataclasses.fields(record)
+        if isinstance(value := getattr(record, field.name), str)
+    }
+    return dataclasses.replace(record, **changes)
+
+
+def _ascii(text: str) -> str:
+    escaped = text.encode("ascii", "backslashreplace").decode("ascii")
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in escaped)

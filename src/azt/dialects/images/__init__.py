@@ -19,6 +19,7 @@ from azt.dialects.images.reply import (
     images_response,
 )
 from azt.dialects.images.request import (
+    KNOWN_IMAGE_MODELS,
     PARAMETERS,
     ImagePlan,
     parse_multipart,
@@ -26,6 +27,7 @@ from azt.dialects.images.request import (
 )
 
 __all__ = [
+    "KNOWN_IMAGE_MODELS",
     "PARAMETERS",
     "ImageCollector",
     "ImagePlan",

@@ -226,6 +226,10 @@ def _reject_unsupported(body: dict[str, Any]) -> None:
 
 # --- model ----------------------------------------------------------------------------------
 
+# Image models azt knows by name; another gpt-image-* name is sent on as asked, and counted in
+# statistics under its name only once it has made an image.
+KNOWN_IMAGE_MODELS = frozenset({"gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2"})
+
 
 def image_model(value: object) -> tuple[str, bool]:
     """The image model for the tool, and whether the client named a retired DALL·E model."""

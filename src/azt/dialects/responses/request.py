@@ -168,7 +168,7 @@ def _input_item(item: object, where: str) -> dict[str, Any]:
 
 def _message_item(item: dict[str, Any], where: str) -> dict[str, Any]:
     role = item.get("role")
-    if role not in _ROLES:
+    if not isinstance(role, str) or role not in _ROLES:
         roles = ", ".join(sorted(_ROLES))
         message = f"`{where}.role` must be one of {roles}."
         raise invalid(f"{where}.role", message, "invalid_value")
