@@ -174,3 +174,24 @@ async def test_a_chunked_request_body_is_served(rig: Rig) -> None:
     status, _, reply = await raw_exchange(rig, head, chunks + b"0\r\n\r\n")
     assert status == 200
     assert b"chat.completion" in reply
+
+
+async def test_junk_names_cannot_grow_the_statistics(rig: Rig) -> None:
+    """Models and SDK languages a client makes up are counted under one bucket each."""
+    rig.add_account()
+    for n in range(40):
+        await rig.client.post(
+            CHAT,
+            json={"model": f"junk-model-{n}", "messages": MESSAGES},
+            headers={"x-stainless-lang": f"lang{n}"},
+        )
+        await rig.client.post(
+            "/codex/v1/responses", json={"model": f"junk-codex-{n}", "input": "hi"}
+        )
+    assert rig.gateway is not None
+    await rig.gateway.recorder.flush()  # the rollups are written on the recorder's thread
+    conn_rows = rig.runtime.conn.execute(
+        "SELECT dimension, key FROM usage_rollup WHERE dimension IN ('model', 'source')"
+    ).fetchall()
+    keys = {(dimension, key) for dimension, key in conn_rows}
+    assert keys == {("model", "unknown"), ("source", "openai-sdk-unknown"), ("source", "other")}
