@@ -26,6 +26,7 @@ from mitmproxy.addons import (
 from mitmproxy.master import Master
 from mitmproxy.proxy.mode_servers import ServerInstance
 
+from azt import protocol_errors
 from azt.addons import addon_chain
 from azt.addons.admin import AdminApi
 from azt.addons.flowfile import FlowFile, FlowFileError
@@ -119,6 +120,7 @@ class Gateway:
 
     async def start(self) -> Listeners:
         ensure_ca(Path(self._confdir))
+        protocol_errors.install()
         self.recorder.start()
         await self._pool_server.start()
         master = Master(mitmproxy_options(self.settings, self._pool_server.url, self._confdir))

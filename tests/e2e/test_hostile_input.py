@@ -195,3 +195,24 @@ async def test_junk_names_cannot_grow_the_statistics(rig: Rig) -> None:
     ).fetchall()
     keys = {(dimension, key) for dimension, key in conn_rows}
     assert keys == {("model", "unknown"), ("source", "openai-sdk-unknown"), ("source", "other")}
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n"
+        b"content-length: 6\r\n\r\n",
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: -5\r\n\r\n",
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n"
+        b"transfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"GET /v1/models HTTP/1.1\r\nhost: x\r\nbad name: 1\r\n\r\n",
+        b"GARBAGE\r\n\r\n",
+    ],
+    ids=["two-lengths", "negative-length", "length-and-chunked", "bad-header-name", "no-http"],
+)
+async def test_requests_that_are_not_http_get_a_json_400(rig: Rig, head: bytes) -> None:
+    status, headers, body = await raw_exchange(rig, head)
+    assert status == 400 and headers["content-type"] == "application/json"
+    assert "server" not in headers
+    assert json.loads(body)["error"]["code"] == "invalid_http"
+    assert (await rig.client.get("/v1/models")).status_code == 200
