@@ -251,6 +251,9 @@ async def test_compressed_bodies(
         ({}, b"{not json", 400, "Could not parse the request body as JSON"),
         ({"content-encoding": "zstd"}, b"not zstd", 400, "Could not decode the zstd"),
         ({"content-encoding": "compress"}, b"{}", 415, "Unsupported Content-Encoding: compress"),
+        ({}, b'{"input": "\\ud800"}', 400, "lone surrogate"),
+        ({}, b'{"input": NaN}', 400, "NaN is not a JSON number"),
+        ({}, b"[" * 5000 + b"]" * 5000, 400, "nested deeper"),
     ],
 )
 async def test_undecodable_bodies(

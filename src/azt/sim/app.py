@@ -6,18 +6,14 @@ needs the network: authentication, body decoding, status-code faults, pacing and
 """
 
 import base64
-import gzip
-import io
 import json
 import logging
 import re
 import time
-import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-import zstandard
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,6 +21,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from azt.dialects.common.intake import strict_json
+from azt.encodings import DECODERS, BadEncoding, BodyTooLarge, decode_body, encodings_of
+from azt.errors import ApiError
 from azt.sim import admin, oauth
 from azt.sim.catalog import SLUGS, models_etag, models_payload
 from azt.sim.faults import Fault
@@ -99,49 +98,30 @@ class BodyError(ValueError):
         self.status = status
 
 
+# The largest decoded body the simulator takes; the real backend's limit is not published.
+BODY_LIMIT = 256 * 1024 * 1024
+
+
 def decode_content(raw: bytes, content_encoding: str | None) -> bytes:
     """Undo `Content-Encoding` (zstd, gzip, deflate, br; several are applied in order)."""
-    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
-    data = raw
-    for coding in reversed(codings):
-        try:
-            data = _decompress(coding, data)
-        except BodyError:
-            raise
-        except Exception as e:  # each codec has its own error type
-            raise BodyError(400, f"Could not decode the {coding} request body: {e}") from e
-    return data
-
-
-def _decompress(coding: str, data: bytes) -> bytes:
-    if coding == "identity":
-        return data
-    if coding == "zstd":
-        # Streaming encoders (the Codex CLI's) omit the content size, so read as a stream.
-        reader = zstandard.ZstdDecompressor().stream_reader(
-            io.BytesIO(data), read_across_frames=True
-        )
-        with reader:
-            return reader.read()
-    if coding in ("gzip", "x-gzip"):
-        return gzip.decompress(data)
-    if coding == "deflate":
-        try:
-            return zlib.decompress(data)
-        except zlib.error:
-            return zlib.decompress(data, -zlib.MAX_WBITS)  # raw deflate, as some clients send
-    if coding == "br":
-        import brotli  # mitmproxy's dependency; imported lazily since few clients send br
-
-        return bytes(brotli.decompress(data))
-    raise BodyError(415, f"Unsupported Content-Encoding: {coding}")
+    header = content_encoding or ""
+    unknown = [coding for coding in encodings_of(header) if coding not in DECODERS]
+    if unknown:
+        raise BodyError(415, f"Unsupported Content-Encoding: {unknown[0]}")
+    try:
+        return decode_body(raw, header, BODY_LIMIT)
+    except BodyTooLarge as e:
+        raise BodyError(413, f"The request body is too large: {e}") from e
+    except BadEncoding as e:
+        raise BodyError(400, f"Could not decode the {header.strip()} request body: {e}") from e
 
 
 def parse_json(data: bytes) -> Any:
+    """The body as strict JSON: the backend refuses what is not (NaN, lone surrogates, ...)."""
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BodyError(400, f"Could not parse the request body as JSON: {e}") from e
+        return strict_json(data)
+    except ApiError as e:
+        raise BodyError(400, f"Could not parse the request body as JSON: {e.message}") from e
 
 
 @dataclass(frozen=True)

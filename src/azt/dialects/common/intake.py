@@ -35,14 +35,20 @@ def is_json_media(content_type: str) -> bool:
 
 def json_object(raw: bytes) -> dict[str, Any]:
     """The request body as a JSON object; a 400 `invalid_json` saying why when it is not one."""
+    body = strict_json(raw)
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")
+    return body
+
+
+def strict_json(raw: bytes) -> Any:
+    """`raw` parsed as strict JSON (any value); a 400 `invalid_json` saying why it is not."""
     try:
         body = json.loads(raw, parse_constant=_no_constant)
     except RecursionError:
         raise _bad_json(f"it is nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as e:
         raise _bad_json(str(e)) from e
-    if not isinstance(body, dict):
-        raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")
     problem = _problem(body)
     if problem is not None:
         raise _bad_json(problem)
