@@ -7,6 +7,7 @@ Each setting `name` can be set in the environment as `AZT_<NAME>` (upper case) a
 
 import json
 import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -181,11 +182,30 @@ class Settings(BaseModel):
 
 
 def data_dir() -> Path:
-    """Where azt keeps its state: `AZT_HOME`, else the platform's user data directory."""
+    """Where azt keeps its state: `AZT_HOME`, else the platform's user data directory.
+
+    The directory is made private (0700) even when it existed before, so accounts and the CA
+    key are never readable through a directory the user created with a looser mode.
+    """
     home = os.environ.get("AZT_HOME")
     path = Path(home) if home else Path(platformdirs.user_data_dir("azt", appauthor=False))
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private(path)
     return path
+
+
+def make_private(path: Path) -> None:
+    """Take group and other permissions off a directory the current user owns.
+
+    A directory someone else owns (a shared mount, root's) is left alone: changing it is not
+    azt's call, and chmod would fail anyway.
+    """
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:  # Windows: no POSIX modes to tighten
+        return
+    info = path.stat()
+    if info.st_uid == getuid() and info.st_mode & 0o077:
+        path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
 
 
 def database_path() -> Path:
