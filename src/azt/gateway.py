@@ -6,6 +6,8 @@ listener. The master gets only the mitmproxy addons azt needs, then the azt chai
 
 import asyncio
 import logging
+import os
+import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -35,6 +37,7 @@ from azt.certs import ensure_ca
 from azt.config import MiB, Settings
 from azt.loopback import LoopbackServer
 from azt.metrics import Metrics, PoolSnapshot
+from azt.netlimits import listen_backlog
 from azt.pool.runtime import PoolRuntime
 from azt.records.recorder import Recorder
 
@@ -98,6 +101,24 @@ def mitmproxy_options(settings: Settings, pool_url: str, confdir: str) -> option
     return opts
 
 
+def widen_accept_queues(servers: Iterable[ServerInstance[Any]], backlog: int) -> None:
+    """Give mitmproxy's listening sockets an accept queue of `backlog` connections.
+
+    mitmproxy opens them with asyncio's default of 100, so a burst of new connections beyond
+    what the event loop accepts in time is dropped by the kernel. `listen()` again on a
+    listening socket only resizes its queue.
+    """
+    for server in servers:
+        # mitmproxy keeps an instance's asyncio servers in `_servers` (UDP ones have no sockets)
+        for listener in getattr(server, "_servers", ()):
+            for sock in getattr(listener, "sockets", ()):
+                if sock.type != socket.SOCK_STREAM:
+                    continue
+                with socket.socket(fileno=os.dup(sock.fileno())) as same:
+                    same.listen(backlog)
+        logger.info("%s: accept queue of %d connections", server.mode.description, backlog)
+
+
 class Gateway:
     """One running gateway. `start()`, then `wait()` until `shutdown()`, then `stop()`."""
 
@@ -151,6 +172,7 @@ class Gateway:
             )
             await self.stop()
             raise GatewayStartError(problems or "a listener could not be opened")
+        widen_accept_queues(servers, listen_backlog())
         await master.running()
         self.listeners = replace(self._bound(servers), inspect_url=inspect_url)
         return self.listeners

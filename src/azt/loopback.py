@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.types import ASGIApp
 
+from azt.netlimits import listen_backlog
 from azt.tasks import spawn
 
 
@@ -50,6 +51,7 @@ class LoopbackServer:
             lifespan="off",
             timeout_keep_alive=75,
             timeout_graceful_shutdown=1,
+            backlog=listen_backlog(),
             h11_max_incomplete_event_size=None,
         )
         self._server = _QuietServer(config)
