@@ -15,7 +15,8 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-MiB = 1024 * 1024
+KiB = 1024
+MiB = 1024 * KiB
 
 CONFIG_FILE = "config.toml"
 DATABASE_FILE = "azt.db"
@@ -52,6 +53,25 @@ class Settings(BaseModel):
     body_limit_mb: int = Field(128, ge=1, description="Largest request body accepted, in MiB.")
     compact_body_limit_mb: int = Field(
         256, ge=1, description="Largest body accepted on /responses/compact, in MiB."
+    )
+    header_limit_kb: int = Field(
+        64,
+        ge=1,
+        description="Largest request head (request line and headers) accepted, in KiB; a "
+        "bigger one is answered 431 and its connection closed.",
+    )
+    header_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a client has to send a complete request head, counted from "
+        "connecting (TLS and proxy handshakes included) or from the first byte after an idle "
+        "wait; then its connection is closed.",
+    )
+    idle_timeout_seconds: float = Field(
+        75.0,
+        gt=0,
+        description="Seconds a client connection may stay open with no request in flight "
+        "before it is closed.",
     )
     upstream_connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect upstream.")
     upstream_idle_timeout: float = Field(
@@ -179,6 +199,10 @@ class Settings(BaseModel):
     @property
     def compact_body_limit(self) -> int:
         return self.compact_body_limit_mb * MiB
+
+    @property
+    def header_limit(self) -> int:
+        return self.header_limit_kb * KiB
 
 
 def data_dir() -> Path:
