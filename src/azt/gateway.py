@@ -37,7 +37,7 @@ from azt.certs import ensure_ca
 from azt.config import MiB, Settings
 from azt.loopback import LoopbackServer
 from azt.metrics import Metrics, PoolSnapshot
-from azt.netlimits import listen_backlog
+from azt.netlimits import listen_backlog, pool_limits
 from azt.pool.runtime import PoolRuntime
 from azt.records.recorder import Recorder
 
@@ -126,7 +126,7 @@ class Gateway:
         self.runtime = runtime
         self.settings = runtime.settings
         self._confdir = confdir
-        self._pool_server = LoopbackServer(runtime.app.asgi())
+        self._pool_server = LoopbackServer(runtime.app.asgi(), limits=pool_limits(self.settings))
         self.recorder = Recorder(self.settings, runtime.database)
         self.metrics = Metrics()
         self.recorder.observe(self.metrics.observe)
