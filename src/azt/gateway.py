@@ -6,7 +6,6 @@ listener. The master gets only the mitmproxy addons azt needs, then the azt chai
 
 import asyncio
 import logging
-import os
 import socket
 import time
 from collections.abc import Iterable
@@ -114,9 +113,16 @@ def widen_accept_queues(servers: Iterable[ServerInstance[Any]], backlog: int) ->
             for sock in getattr(listener, "sockets", ()):
                 if sock.type != socket.SOCK_STREAM:
                     continue
-                with socket.socket(fileno=os.dup(sock.fileno())) as same:
-                    same.listen(backlog)
-        logger.info("%s: accept queue of %d connections", server.mode.description, backlog)
+                try:
+                    # asyncio's and uvloop's wrappers hide listen(); a duplicate is the socket
+                    with sock.dup() as same:
+                        same.listen(backlog)
+                except OSError as e:
+                    logger.warning(
+                        "%s: accept queue left as it was: %s", server.mode.description, e
+                    )
+                    continue
+                logger.info("%s: accept queue of %d connections", server.mode.description, backlog)
 
 
 class Gateway:
