@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,29 @@ def test_broken_toml_is_reported() -> None:
 def test_azt_home_holds_the_state(azt_home: Path) -> None:
     assert data_dir() == azt_home and azt_home.is_dir()
     assert (azt_home.stat().st_mode & 0o777) == 0o700
+
+
+def test_an_existing_loose_data_dir_is_made_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "made-by-the-user"
+    home.mkdir(mode=0o755)
+    home.chmod(0o775)  # mkdir's mode goes through the umask
+    monkeypatch.setenv("AZT_HOME", str(home))
+    assert data_dir() == home
+    assert (home.stat().st_mode & 0o777) == 0o700
+
+
+def test_a_data_dir_owned_by_someone_else_keeps_its_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "shared"
+    home.mkdir()
+    home.chmod(0o755)
+    monkeypatch.setenv("AZT_HOME", str(home))
+    monkeypatch.setattr(os, "getuid", lambda: home.stat().st_uid + 1)
+    assert data_dir() == home
+    assert (home.stat().st_mode & 0o777) == 0o755
 
 
 def test_every_setting_is_documented() -> None:

@@ -10,7 +10,7 @@ import pytest
 from azt.config import Settings
 from azt.gateway import Gateway, GatewayStartError, mitmproxy_options
 from azt.pool.runtime import PoolRuntime
-from support.ports import port_is_free
+from support.ports import connects_queued, port_is_free
 from support.sim import Hold, after_event, running_sim
 from support.sse import events_of
 
@@ -77,4 +77,21 @@ async def test_busy_port_is_a_start_error(tmp_path: Path) -> None:
         gateway = Gateway(runtime, confdir=str(tmp_path / "certs"))
         with pytest.raises(GatewayStartError, match=str(busy)):
             await gateway.start()
+        await runtime.aclose()
+
+
+async def test_listeners_queue_a_burst_of_connections(tmp_path: Path) -> None:
+    runtime = PoolRuntime(Settings(port=0, proxy_port=0, socks_port=0), tmp_path / "azt.db")
+    gateway = Gateway(runtime, confdir=str(tmp_path / "certs"))
+    listeners = await gateway.start()
+    try:
+        burst = 250  # asyncio's default backlog of 100 would complete about 101 of them
+        for address in (listeners.reverse, listeners.proxy, listeners.socks):
+            assert address is not None
+            assert connects_queued(address, burst) == burst, address
+        pool = httpx.URL(gateway.pool_url)
+        assert connects_queued((pool.host, pool.port or 80), burst) == burst
+    finally:
+        gateway.shutdown()
+        await gateway.stop()
         await runtime.aclose()

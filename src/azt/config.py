@@ -7,6 +7,7 @@ Each setting `name` can be set in the environment as `AZT_<NAME>` (upper case) a
 
 import json
 import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +15,8 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-MiB = 1024 * 1024
+KiB = 1024
+MiB = 1024 * KiB
 
 CONFIG_FILE = "config.toml"
 DATABASE_FILE = "azt.db"
@@ -51,6 +53,25 @@ class Settings(BaseModel):
     body_limit_mb: int = Field(128, ge=1, description="Largest request body accepted, in MiB.")
     compact_body_limit_mb: int = Field(
         256, ge=1, description="Largest body accepted on /responses/compact, in MiB."
+    )
+    header_limit_kb: int = Field(
+        64,
+        ge=1,
+        description="Largest request head (request line and headers) accepted, in KiB; a "
+        "bigger one is answered 431 and its connection closed.",
+    )
+    header_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a client has to send a complete request head, counted from "
+        "connecting (TLS and proxy handshakes included) or from the first byte after an idle "
+        "wait; then its connection is closed.",
+    )
+    idle_timeout_seconds: float = Field(
+        75.0,
+        gt=0,
+        description="Seconds a client connection may stay open with no request in flight "
+        "before it is closed.",
     )
     upstream_connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect upstream.")
     upstream_idle_timeout: float = Field(
@@ -179,13 +200,36 @@ class Settings(BaseModel):
     def compact_body_limit(self) -> int:
         return self.compact_body_limit_mb * MiB
 
+    @property
+    def header_limit(self) -> int:
+        return self.header_limit_kb * KiB
+
 
 def data_dir() -> Path:
-    """Where azt keeps its state: `AZT_HOME`, else the platform's user data directory."""
+    """Where azt keeps its state: `AZT_HOME`, else the platform's user data directory.
+
+    The directory is made private (0700) even when it existed before, so accounts and the CA
+    key are never readable through a directory the user created with a looser mode.
+    """
     home = os.environ.get("AZT_HOME")
     path = Path(home) if home else Path(platformdirs.user_data_dir("azt", appauthor=False))
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private(path)
     return path
+
+
+def make_private(path: Path) -> None:
+    """Take group and other permissions off a directory the current user owns.
+
+    A directory someone else owns (a shared mount, root's) is left alone: changing it is not
+    azt's call, and chmod would fail anyway.
+    """
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:  # Windows: no POSIX modes to tighten
+        return
+    info = path.stat()
+    if info.st_uid == getuid() and info.st_mode & 0o077:
+        path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
 
 
 def database_path() -> Path:

@@ -19,6 +19,7 @@ _TYPE_BY_STATUS = {
     413: "invalid_request_error",
     415: "invalid_request_error",
     426: "invalid_request_error",
+    431: "invalid_request_error",
     429: "rate_limit_error",
 }
 

@@ -6,6 +6,7 @@ listener. The master gets only the mitmproxy addons azt needs, then the azt chai
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -36,6 +37,7 @@ from azt.certs import ensure_ca
 from azt.config import MiB, Settings
 from azt.loopback import LoopbackServer
 from azt.metrics import Metrics, PoolSnapshot
+from azt.netlimits import listen_backlog, pool_limits
 from azt.pool.runtime import PoolRuntime
 from azt.records.recorder import Recorder
 
@@ -99,6 +101,31 @@ def mitmproxy_options(settings: Settings, pool_url: str, confdir: str) -> option
     return opts
 
 
+def widen_accept_queues(servers: Iterable[ServerInstance[Any]], backlog: int) -> None:
+    """Give mitmproxy's listening sockets an accept queue of `backlog` connections.
+
+    mitmproxy opens them with asyncio's default of 100, so a burst of new connections beyond
+    what the event loop accepts in time is dropped by the kernel. `listen()` again on a
+    listening socket only resizes its queue.
+    """
+    for server in servers:
+        # mitmproxy keeps an instance's asyncio servers in `_servers` (UDP ones have no sockets)
+        for listener in getattr(server, "_servers", ()):
+            for sock in getattr(listener, "sockets", ()):
+                if sock.type != socket.SOCK_STREAM:
+                    continue
+                try:
+                    # asyncio's and uvloop's wrappers hide listen(); a duplicate is the socket
+                    with sock.dup() as same:
+                        same.listen(backlog)
+                except OSError as e:
+                    logger.warning(
+                        "%s: accept queue left as it was: %s", server.mode.description, e
+                    )
+                    continue
+                logger.info("%s: accept queue of %d connections", server.mode.description, backlog)
+
+
 class Gateway:
     """One running gateway. `start()`, then `wait()` until `shutdown()`, then `stop()`."""
 
@@ -106,7 +133,7 @@ class Gateway:
         self.runtime = runtime
         self.settings = runtime.settings
         self._confdir = confdir
-        self._pool_server = LoopbackServer(runtime.app.asgi())
+        self._pool_server = LoopbackServer(runtime.app.asgi(), limits=pool_limits(self.settings))
         self.recorder = Recorder(self.settings, runtime.database)
         self.metrics = Metrics()
         self.recorder.observe(self.metrics.observe)
@@ -153,6 +180,7 @@ class Gateway:
             )
             await self.stop()
             raise GatewayStartError(problems or "a listener could not be opened")
+        widen_accept_queues(servers, listen_backlog())
         await master.running()
         self.listeners = replace(self._bound(servers), inspect_url=inspect_url)
         return self.listeners

@@ -4,6 +4,7 @@ from azt.addons.admin import AdminApi
 from azt.addons.barrier import Barrier
 from azt.addons.certadvice import CertAdvice
 from azt.addons.codex import CodexRoute
+from azt.addons.connlimits import ConnectionLimits
 from azt.addons.flowfile import FlowFile
 from azt.addons.handoff import PoolLink
 from azt.addons.ingress import Ingress
@@ -28,12 +29,15 @@ def addon_chain(
     *,
     recorder: Recorder | None = None,
 ) -> list[object]:
-    """scope -> ingress -> local answers -> translation -> pool routes -> ledger -> barrier.
+    """scope -> connection limits -> ingress -> local answers -> translation -> pool routes ->
+    ledger -> barrier.
 
     Raises `UnhandledRoutes` if some route of the table would have no addon to serve it.
     """
     chain: list[object] = [
         Scope(settings),
+        # After Scope, whose TLS decision says which tunnels pass through untimed.
+        ConnectionLimits(settings),
         CertAdvice(),
         Ingress(settings),
         ModelList(catalog),

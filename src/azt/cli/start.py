@@ -28,6 +28,12 @@ from azt.store.db import open_database
 
 DEMO_EMAIL = "demo@example.com"
 
+logger = logging.getLogger(__name__)
+
+# Where the open-file limit goes when the hard limit is "unlimited" (macOS caps the soft limit
+# at OPEN_MAX, 10240, whatever the hard limit says).
+_UNLIMITED_TARGETS = (1 << 20, 10240)
+
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -36,6 +42,41 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def raise_open_file_limit() -> None:
+    """Raise the soft limit on open files towards the hard limit; never fail.
+
+    Every client connection costs the gateway a descriptor, and each request in flight one
+    more towards the pool: a soft limit of 1,024 is reached by a few hundred streams.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows has no such limit
+        return
+
+    def shown(value: int) -> str:
+        return "unlimited" if value == resource.RLIM_INFINITY else str(value)
+
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError) as e:
+        logger.info("cannot read the open-file limit: %s", e)
+        return
+    targets = _UNLIMITED_TARGETS if hard == resource.RLIM_INFINITY else (hard,)
+    problem: Exception | None = None
+    for target in targets:
+        if soft == resource.RLIM_INFINITY or soft >= target:
+            logger.info("open-file limit: %s (hard limit %s)", shown(soft), shown(hard))
+            return
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError) as e:
+            problem = e
+            continue
+        logger.info("raised the open-file limit from %s to %s", shown(soft), target)
+        return
+    logger.info("open-file limit stays at %s: cannot raise it (%s)", shown(soft), problem)
 
 
 def configure_logging(verbose: bool) -> None:
@@ -229,6 +270,7 @@ def start(
         }
     )
     configure_logging(verbose)
+    raise_open_file_limit()
     if not is_loopback(settings.host):
         click.secho(
             f"WARNING: binding {settings.host} exposes azt, and every account in it, to other "
