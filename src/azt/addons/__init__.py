@@ -4,6 +4,7 @@ from azt.addons.admin import AdminApi
 from azt.addons.barrier import Barrier
 from azt.addons.certadvice import CertAdvice
 from azt.addons.codex import CodexRoute
+from azt.addons.destinations import DestinationGuard
 from azt.addons.flowfile import FlowFile
 from azt.addons.handoff import PoolLink
 from azt.addons.ingress import Ingress
@@ -28,12 +29,15 @@ def addon_chain(
     *,
     recorder: Recorder | None = None,
 ) -> list[object]:
-    """scope -> ingress -> local answers -> translation -> pool routes -> ledger -> barrier.
+    """scope -> destination guard -> ingress -> local answers -> translation -> pool routes ->
+    ledger -> barrier.
 
     Raises `UnhandledRoutes` if some route of the table would have no addon to serve it.
     """
+    scope = Scope(settings)
     chain: list[object] = [
-        Scope(settings),
+        scope,
+        DestinationGuard(scope.intercepts, pool.port),
         CertAdvice(),
         Ingress(settings),
         ModelList(catalog),
