@@ -4,6 +4,7 @@ from azt.addons.admin import AdminApi
 from azt.addons.barrier import Barrier
 from azt.addons.certadvice import CertAdvice
 from azt.addons.codex import CodexRoute
+from azt.addons.crosssite import CrossSite
 from azt.addons.destinations import DestinationGuard
 from azt.addons.flowfile import FlowFile
 from azt.addons.handoff import PoolLink
@@ -29,8 +30,8 @@ def addon_chain(
     *,
     recorder: Recorder | None = None,
 ) -> list[object]:
-    """scope -> destination guard -> ingress -> local answers -> translation -> pool routes ->
-    ledger -> barrier.
+    """scope -> destination guard -> ingress -> cross-site checks -> local answers ->
+    translation -> pool routes -> ledger -> barrier.
 
     Raises `UnhandledRoutes` if some route of the table would have no addon to serve it.
     """
@@ -40,6 +41,7 @@ def addon_chain(
         DestinationGuard(scope.intercepts, pool.port),
         CertAdvice(),
         Ingress(settings),
+        CrossSite(settings),
         ModelList(catalog),
         admin,
         Translate(catalog, CounterHolder(settings), pool),
