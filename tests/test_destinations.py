@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from ipaddress import ip_address
 
 import pytest
@@ -93,3 +95,13 @@ def test_refusal(addresses: list[str], port: int, local: bool, expected: Refusal
 def test_client_is_local(peer: str | None, arrived_on: str | None, expected: bool) -> None:
     as_ip = lambda text: ip_address(text) if text else None  # noqa: E731
     assert client_is_local(as_ip(peer), as_ip(arrived_on)) is expected
+
+
+def test_the_rules_are_pure() -> None:
+    """The destination, address and site rules load without mitmproxy or a web framework."""
+    code = (
+        "import sys, azt.destinations, azt.netaddr, azt.sites; "
+        "print(sorted({'mitmproxy', 'httpx', 'starlette'} & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
