@@ -2,6 +2,7 @@ from ipaddress import ip_address
 from types import SimpleNamespace
 
 import pytest
+from mitmproxy.connection import ConnectionState
 from mitmproxy.proxy import server_hooks
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import tflow
@@ -156,6 +157,9 @@ async def test_connections_for_other_machines_are_pinned_to_the_checked_address(
     remote = connecting("example.com", 443, REMOTE_PEER)
     await guard.server_connect(remote)
     assert remote.server.error is None and remote.server.address == ("93.184.216.34", 443)
+    remote.server.state = ConnectionState.OPEN
+    guard.server_connected(remote)  # dialled: the name is back, so mitmproxy can reuse it
+    assert remote.server.address == ("example.com", 443)
     local = connecting("example.com", 443)
     await guard.server_connect(local)
     assert local.server.error is None and local.server.address == ("example.com", 443)

@@ -2,7 +2,9 @@
 relays it to this host's loopback, link-local addresses or the gateway itself."""
 
 import asyncio
+import ipaddress
 import json
+import sys
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -75,6 +77,62 @@ async def test_another_machine_cannot_reach_loopback_through_the_proxy(
         request("GET", f"http://127.0.0.1:{loopback_service}/", f"127.0.0.1:{loopback_service}"),
     )
     assert (reply.status, reply.body) == (200, b"secret")
+
+
+# Sends `count` requests on one connection to the proxy, for `target` (host:port), and prints
+# the bodies.
+KEEP_ALIVE_CLIENT = """
+import socket, sys
+proxy, port, target, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+with socket.create_connection((proxy, port)) as conn:
+    reader = conn.makefile("rb")
+    for n in range(count):
+        conn.sendall(f"GET http://{target}/{n} HTTP/1.1\\r\\nHost: {target}\\r\\n\\r\\n".encode())
+        length = 0
+        while (line := reader.readline()) not in (b"\\r\\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        sys.stdout.write(reader.read(length).decode())
+"""
+
+
+async def test_another_machines_keep_alive_requests_reuse_the_checked_connection(
+    rig: Rig, machine: OtherMachine
+) -> None:
+    """Connections dialled at a checked address are reused as usual: many requests on one
+    connection for a name (here this host's address in decimal, which only the resolver
+    reads) all get through on one upstream connection."""
+    connections: list[asyncio.StreamWriter] = []
+
+    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(keep_alive, machine.host_address, 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        assert rig.listeners.proxy
+        name = str(int(ipaddress.IPv4Address(machine.host_address)))
+        code, out, err = await machine.run(
+            sys.executable,
+            "-c",
+            KEEP_ALIVE_CLIENT,
+            machine.host_address,
+            str(rig.listeners.proxy[1]),
+            f"{name}:{port}",
+            "8",
+        )
+        assert (code, out) == (0, "ok" * 8), err
+        assert len(connections) == 1
+    finally:
+        server.close()
+        for writer in connections:
+            writer.close()
 
 
 async def test_another_machine_cannot_loop_the_proxy_through_this_hosts_address(

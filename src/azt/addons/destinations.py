@@ -11,7 +11,7 @@ stands for, and those are compared, at each point a client names one:
 - a CONNECT (`http_connect`): refused with the same answer;
 - every connection the proxy opens for a client (`server_connect`): SOCKS destinations and
   tunnels whose TLS is passed through are refused by not connecting. For a client on another
-  machine the connection is pinned to the address that was checked, so a name cannot
+  machine the connection is dialled at the address that was checked, so a name cannot
   resolve somewhere else in between.
 
 Backstop: a request or connection that arrives from a socket this gateway opened itself is a
@@ -94,6 +94,10 @@ class DestinationGuard:
         self._named: weakref.WeakSet[connection.Server] = weakref.WeakSet()
         # The local ends of the connections this gateway has open to servers.
         self._outbound: set[tuple[IPAddress, int]] = set()
+        # Connections dialled at a checked address instead of the name they were for.
+        self._pinned: weakref.WeakKeyDictionary[connection.Server, connection.Address] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def running(self) -> None:
         self.listening(listener for found in bound_listeners().values() for listener in found)
@@ -183,12 +187,29 @@ class DestinationGuard:
             )
             server.error = refusal_error(why, host, port).message
         elif not local:
+            self._pinned[server] = server.address
             server.address = (str(addresses[0]), port)  # connect to what was checked
 
     def server_connected(self, data: server_hooks.ServerConnectionHookData) -> None:
         end = _endpoint(data.server.sockname)
         if end is not None:
             self._outbound.add(end)
+        self._unpin(data.server)
+
+    def server_connect_error(self, data: server_hooks.ServerConnectionHookData) -> None:
+        self._unpin(data.server)
+
+    def _unpin(self, server: connection.Server) -> None:
+        """Give a pinned connection its name back once dialled: mitmproxy reuses a connection
+        for the next request only if its address is the one the request names, and without
+        reuse a keep-alive client soon waits on its five connections per address forever.
+
+        mitmproxy refuses to change the address of an open connection, because that would not
+        move it; this only relabels it with the name it was opened for, so it is set directly.
+        """
+        original = self._pinned.pop(server, None)
+        if original is not None:
+            vars(server)["address"] = original
 
     def server_disconnected(self, data: server_hooks.ServerConnectionHookData) -> None:
         end = _endpoint(data.server.sockname)
