@@ -63,7 +63,8 @@ def refusal_error(why: Refusal, host: str, port: int) -> ApiError:
         return ApiError(
             508,
             f"{where} is this gateway's own listener: the proxy does not relay requests to "
-            "itself. Send API requests to the base URL instead.",
+            "itself. Reach the base URL directly, not through the proxy "
+            "(NO_PROXY=127.0.0.1,localhost,::1).",
             code="proxy_loop",
             type="invalid_request_error",
         )
