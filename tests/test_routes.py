@@ -1,6 +1,7 @@
 import pytest
 
 from azt.routes import (
+    PREFLIGHT_ROUTE,
     Handler,
     MethodNotAllowed,
     RouteHandler,
@@ -8,7 +9,9 @@ from azt.routes import (
     UnhandledRoutes,
     all_routes,
     check_handled,
+    methods_for,
     normalise_path,
+    preflight,
     resolve,
 )
 
@@ -103,3 +106,17 @@ def test_every_route_speaks_a_dialect_records_can_group_by() -> None:
         "usage",
         "admin",
     }
+
+
+def test_methods_for_a_path() -> None:
+    assert methods_for("/v1/images/generations") == ["POST"]
+    assert methods_for("/api/openai/v1/models/") == ["GET"]
+    assert methods_for("/_gateway/images/abc.png") == ["GET"]
+    assert methods_for("/v1/files") == []
+
+
+def test_preflights_have_a_route_for_every_path_of_the_table() -> None:
+    assert preflight("/v1/chat/completions") is PREFLIGHT_ROUTE
+    assert not PREFLIGHT_ROUTE.recorded
+    with pytest.raises(RouteNotFound):
+        preflight("/v1/files")

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from azt.sites import normalise_origin
+
 KiB = 1024
 MiB = 1024 * KiB
 
@@ -33,6 +35,18 @@ class Settings(BaseModel):
     proxy: bool = Field(True, description="Run the HTTP proxy listener.")
     socks_port: int | None = Field(
         None, ge=0, le=65535, description="Also run a SOCKS5 proxy listener on this port."
+    )
+    allowed_hosts: list[str] = Field(
+        [],
+        description="Host names the base-URL listener answers besides localhost and its own "
+        "addresses (and, when it listens beyond loopback, this machine's addresses and host "
+        "name); other Host headers get a 403, which stops DNS rebinding.",
+    )
+    allowed_origins: list[str] = Field(
+        [],
+        description="Web origins (`https://app.example`) whose pages may call the API from a "
+        "browser, besides pages on this machine (http://localhost:*, http://127.0.0.1:*, "
+        "http://[::1]:*); requests from other sites get a 403.",
     )
 
     codex_base_url: str = Field(
@@ -158,13 +172,24 @@ class Settings(BaseModel):
         "and used for the equivalent API cost.",
     )
 
-    @field_validator("intercept_hosts", "intercept_passthrough", mode="before")
+    @field_validator(
+        "intercept_hosts",
+        "intercept_passthrough",
+        "allowed_hosts",
+        "allowed_origins",
+        mode="before",
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         # Environment variables hold lists as "a,b,c".
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return [normalise_origin(entry) for entry in value]
 
     @field_validator("prices", mode="before")
     @classmethod

@@ -32,6 +32,7 @@ class Handler(StrEnum):
     POOL = "pool"  # handed to the pool whole (the pool does the work)
     MODELS = "models"  # answered by the gateway from the catalog
     ADMIN = "admin"  # answered by the gateway, to local clients only
+    PREFLIGHT = "preflight"  # a browser's CORS preflight, answered by the gateway
 
 
 @runtime_checkable
@@ -123,6 +124,10 @@ PATH_ALIASES = (
 # The Codex CLI opens a WebSocket here first; a 426 makes it fall back to HTTP at once.
 WEBSOCKET_PATHS = frozenset({"/codex/v1/responses"})
 
+# A browser's CORS preflight (`OPTIONS` with `Access-Control-Request-Method`) for a path of the
+# table; answered by the gateway for the origins it allows, never recorded.
+PREFLIGHT_ROUTE = Route("cors.preflight", Dialect.ADMIN, Handler.PREFLIGHT, recorded=False)
+
 _KNOWN_PATHS = {path for _, path in ROUTES}
 
 
@@ -142,7 +147,8 @@ class UnhandledRoutes(RuntimeError):
 
 def all_routes() -> list[Route]:
     """Every route the table can resolve to, each once."""
-    return list({id(route): route for route in [*ROUTES.values(), IMAGE_CACHE_ROUTE]}.values())
+    every = [*ROUTES.values(), IMAGE_CACHE_ROUTE, PREFLIGHT_ROUTE]
+    return list({id(route): route for route in every}.values())
 
 
 def check_handled(addons: Iterable[object]) -> None:
@@ -160,6 +166,21 @@ def normalise_path(path: str) -> str:
         if bare.startswith(alias):
             return canonical + bare.removeprefix(alias)
     return bare
+
+
+def methods_for(path: str) -> list[str]:
+    """The methods a path accepts (empty for a path the table does not know)."""
+    bare = normalise_path(path)
+    if bare.startswith(IMAGE_CACHE_PREFIX) and len(bare) > len(IMAGE_CACHE_PREFIX):
+        return ["GET"]
+    return sorted(m for m, p in ROUTES if p == bare)
+
+
+def preflight(path: str) -> Route:
+    """The preflight route for a path of the table; `RouteNotFound` for any other path."""
+    if not methods_for(path):
+        raise RouteNotFound(normalise_path(path))
+    return PREFLIGHT_ROUTE
 
 
 def resolve(method: str, path: str) -> Route:

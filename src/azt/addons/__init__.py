@@ -5,6 +5,8 @@ from azt.addons.barrier import Barrier
 from azt.addons.certadvice import CertAdvice
 from azt.addons.codex import CodexRoute
 from azt.addons.connlimits import ConnectionLimits
+from azt.addons.crosssite import CrossSite
+from azt.addons.destinations import DestinationGuard
 from azt.addons.flowfile import FlowFile
 from azt.addons.handoff import PoolLink
 from azt.addons.ingress import Ingress
@@ -29,17 +31,20 @@ def addon_chain(
     *,
     recorder: Recorder | None = None,
 ) -> list[object]:
-    """scope -> connection limits -> ingress -> local answers -> translation -> pool routes ->
-    ledger -> barrier.
+    """scope -> connection limits -> destination guard -> ingress -> cross-site checks ->
+    local answers -> translation -> pool routes -> ledger -> barrier.
 
     Raises `UnhandledRoutes` if some route of the table would have no addon to serve it.
     """
+    scope = Scope(settings)
     chain: list[object] = [
-        Scope(settings),
+        scope,
         # After Scope, whose TLS decision says which tunnels pass through untimed.
         ConnectionLimits(settings),
+        DestinationGuard(scope.intercepts, pool.port),
         CertAdvice(),
         Ingress(settings),
+        CrossSite(settings),
         ModelList(catalog),
         admin,
         Translate(catalog, CounterHolder(settings), pool),

@@ -1,6 +1,9 @@
 """Admit a request: match its route, name the app that sent it, refuse what cannot be served,
 decode and parse its body.
 
+A browser's CORS preflight for a path of the table gets the preflight route (answered by
+`CrossSite`), never a 405.
+
 Answers 404 for unknown routes, 405 for a wrong method, 426 for the Codex WebSocket upgrade,
 413 for bodies over the limit, 415 for a non-JSON body, 400 for malformed JSON or a body that
 cannot be decoded.
@@ -16,7 +19,16 @@ from azt.dialects.common.intake import is_json_media, json_object, valid_text
 from azt.encodings import BadEncoding, BodyTooLarge, decode_body, encodings_of
 from azt.errors import ApiError
 from azt.records.sources import detect_source
-from azt.routes import WEBSOCKET_PATHS, Dialect, MethodNotAllowed, Route, normalise_path, resolve
+from azt.routes import (
+    WEBSOCKET_PATHS,
+    Dialect,
+    MethodNotAllowed,
+    Route,
+    normalise_path,
+    preflight,
+    resolve,
+)
+from azt.sites import is_preflight
 
 
 def _not_utf8(request: http.Request) -> str | None:
@@ -138,6 +150,8 @@ def _admit(request: http.Request) -> Route | ApiError:
             code="websocket_unsupported",
         )
     try:
+        if is_preflight(request.method, request.headers):
+            return preflight(request.path)
         return resolve(request.method, request.path)
     except MethodNotAllowed as e:
         return ApiError(
