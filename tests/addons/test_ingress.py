@@ -133,17 +133,19 @@ async def test_get_routes_need_no_body(settings: Settings, make_flow) -> None:
     assert flow.response is None and exchange_of(flow).body is None
 
 
-def test_a_cors_preflight_gets_the_preflight_route_not_a_405(settings: Settings, make_flow) -> None:
+async def test_a_cors_preflight_gets_the_preflight_route_not_a_405(
+    settings: Settings, make_flow
+) -> None:
     preflight = {"origin": "http://localhost:5173", "access-control-request-method": "POST"}
     flow = make_flow(method="OPTIONS", path="/v1/images/generations", body=b"", headers=preflight)
-    run(settings, flow)
+    await run(settings, flow)
     assert flow.response is None
     assert exchange_of(flow).route.name == "cors.preflight"
     # Not a preflight (no Access-Control-Request-Method): still the 405 of a wrong method.
     plain = make_flow(method="OPTIONS", path="/v1/images/generations", body=b"")
-    run(settings, plain)
+    await run(settings, plain)
     assert error_of(plain) == (405, "method_not_allowed")
     # A preflight for a path azt does not serve: its 404.
     unknown = make_flow(method="OPTIONS", path="/v1/files", body=b"", headers=preflight)
-    run(settings, unknown)
+    await run(settings, unknown)
     assert error_of(unknown) == (404, "unknown_route")
