@@ -90,3 +90,14 @@ async def test_conversation_hints_for_the_pool(settings, catalog, make_flow) -> 
     await run(settings, catalog, flow)
     exchange = exchange_of(flow)
     assert (exchange.affinity, exchange.owner) == ("s1", None)
+
+
+async def test_the_query_and_folded_headers_reach_the_pool_in_a_form_it_reads(
+    settings, catalog, make_flow
+) -> None:
+    """Characters the pool's server refuses are re-encoded; a folded header is one line."""
+    flow = make_flow(method="GET", path="/codex/v1/models?client_version=0.1|x&a=%7B", body=b"")
+    flow.request.headers["x-codex-turn-metadata"] = "a\r\n b"
+    await run(settings, catalog, flow)
+    assert flow.request.path == "/models?client_version=0.1%7Cx&a=%7B"
+    assert flow.request.headers["x-codex-turn-metadata"] == "a b"

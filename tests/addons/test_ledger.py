@@ -30,13 +30,18 @@ def test_streams_sse_and_logs_what_the_exchange_says_safely(caplog, make_flow) -
     assert (exchange.status, exchange.streamed, exchange.error) == (200, True, None)
 
 
-def test_json_replies_are_not_streamed(make_flow) -> None:
+def test_json_replies_are_buffered_unless_large(make_flow) -> None:
+    """Error bodies are read for their code; a large or unsized reply is streamed instead."""
     ledger = Ledger()
     with taddons.context(ledger):
-        flow = make_flow()
-        flow.response = tutils.tresp(headers=[(b"content-type", b"application/json")])
-        ledger.responseheaders(flow)
-        assert not flow.response.stream
+        for length, streamed in ((b"512", False), (b"5000000", True), (None, True)):
+            flow = make_flow()
+            headers = [(b"content-type", b"application/json")]
+            if length is not None:
+                headers.append((b"content-length", length))
+            flow.response = tutils.tresp(headers=headers)
+            ledger.responseheaders(flow)
+            assert bool(flow.response.stream) is streamed, length
 
 
 def test_unmatched_requests_are_logged_by_path_without_query(caplog, make_flow) -> None:

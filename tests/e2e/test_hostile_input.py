@@ -216,3 +216,27 @@ async def test_requests_that_are_not_http_get_a_json_400(rig: Rig, head: bytes) 
     assert "server" not in headers
     assert json.loads(body)["error"]["code"] == "invalid_http"
     assert (await rig.client.get("/v1/models")).status_code == 200
+
+
+async def test_a_chunked_body_with_trailers_is_a_json_400_not_a_hang(rig: Rig) -> None:
+    body = json.dumps(VALID).encode()
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+        b"content-type: application/json\r\ntransfer-encoding: chunked\r\n"
+        b"connection: close\r\n\r\n"
+    )
+    chunked = b"%x\r\n%s\r\n0\r\nx-trailer: 1\r\n\r\n" % (len(body), body)
+    status, headers, reply = await raw_exchange(rig, head, chunked)
+    assert status == 400 and headers["content-type"] == "application/json"
+    assert json.loads(reply)["error"]["code"] == "invalid_http"
+
+
+@pytest.mark.parametrize("gateway_settings", [{"compact_body_limit_mb": 8, "body_limit_mb": 4}])
+async def test_a_reply_larger_than_the_body_limit_still_reaches_the_client(rig: Rig) -> None:
+    """Limits are on what clients send; a large reply (a compaction of 8 MB) streams through."""
+    rig.add_account()
+    big = {"model": "gpt-5.4", "instructions": "", "input": "a" * 8_000_000}
+    reply = await rig.client.post("/codex/v1/responses/compact", json=big)
+    assert reply.status_code == 200
+    assert len(reply.content) > 9 * MiB  # past mitmproxy's body limit (the largest one + 1 MiB)
+    assert reply.json()["object"] == "response.compaction"

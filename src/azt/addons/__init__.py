@@ -14,6 +14,7 @@ from azt.addons.inspector import Inspector
 from azt.addons.ledger import Ledger
 from azt.addons.models import ModelList
 from azt.addons.pooled import PooledRoutes
+from azt.addons.poolerrors import PoolErrors
 from azt.addons.redaction import Redactor
 from azt.addons.scope import Scope
 from azt.addons.translate import CounterHolder, Translate
@@ -50,6 +51,7 @@ def addon_chain(
         Translate(catalog, CounterHolder(settings), pool),
         PooledRoutes(pool),
         CodexRoute(catalog, pool),
+        PoolErrors(),
         Ledger(recorder),
         *flow_debugging(settings, pool.secret),
         Barrier(),

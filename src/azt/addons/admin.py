@@ -7,6 +7,7 @@ proxy listener gets nothing.
 
 import ipaddress
 import json
+import math
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from azt.records.recorder import Recorder
 from azt.routes import Handler
 from azt.store.requests import RequestFilter
 
+_MAX_INT = 2**63 - 1
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -60,9 +62,12 @@ def _int_param(query: Any, name: str, default: int | None = None) -> int | None:
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ApiError(400, f"`{name}` must be an integer.", param=name) from None
+    if not 0 <= value <= _MAX_INT:  # what SQLite can compare with
+        raise ApiError(400, f"`{name}` must be between 0 and {_MAX_INT}.", param=name)
+    return value
 
 
 def request_filter(query: Any) -> RequestFilter:
@@ -78,6 +83,8 @@ def request_filter(query: Any) -> RequestFilter:
         except ValueError:
             day = since_day(since)
             since_ts = datetime(day.year, day.month, day.day).timestamp()
+        if not math.isfinite(since_ts):
+            raise ApiError(400, "`since` must be a finite time.", param="since")
     errors = (query.get("errors") or "").lower()
     if errors not in ("", "0", "1", "true", "false"):
         raise ApiError(400, "`errors` must be true or false.", param="errors")

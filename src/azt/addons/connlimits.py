@@ -27,6 +27,7 @@ from mitmproxy.proxy.layers import HttpLayer, TCPLayer
 from mitmproxy.proxy.layers.http._http1 import Http1Server
 from mitmproxy.utils import human
 
+from azt import protocol_errors
 from azt.addons.flowstate import fail_closed, respond_error
 from azt.config import Settings
 from azt.netlimits import (
@@ -56,7 +57,12 @@ class BoundedHttp1Server(Http1Server):
         received = isinstance(event, events.DataReceived) and bool(event.data)
         if received and self.state == self.read_headers and not self.buf:
             self._head_started()
-        yield from super()._handle_event(event)
+        try:
+            yield from super()._handle_event(event)
+        except NotImplementedError as e:
+            # mitmproxy cannot read request trailers; left alone the connection would hang.
+            yield from self.refuse(400, f"{e} Send the body without trailers")
+            return
         if not received or len(self.buf) <= self._limit:
             return
         if self.state == self.read_headers:
@@ -78,6 +84,14 @@ class BoundedHttp1Server(Http1Server):
         yield commands.SendData(self.conn, head_too_large_response(self._limit))
         # Close only our half and discard what still comes: closing a socket with unread data
         # sends a reset, which can destroy the 431 before the client reads it.
+        yield commands.CloseTcpConnection(self.conn, half_close=True)
+        self.state = self.discard
+
+    def refuse(self, status: int, message: str) -> layer.CommandGenerator[None]:
+        """Answer `status` in OpenAI shape and close, whatever state the request is in."""
+        yield commands.Log(f"{self._peer()}: answered {status}: {message}")
+        self.buf = type(self.buf)()
+        yield commands.SendData(self.conn, protocol_errors.error_reply(status, message))
         yield commands.CloseTcpConnection(self.conn, half_close=True)
         self.state = self.discard
 

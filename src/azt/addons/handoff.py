@@ -9,6 +9,7 @@ through as is, so it must arrive uncompressed.
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from mitmproxy import http
 
@@ -66,9 +67,11 @@ def announce_ignored(response: http.Response, exchange: Exchange) -> None:
         response.headers[IGNORED_HEADER] = ignored_header(exchange.ignored)
 
 
-def _query(path: str) -> str:
-    _, sep, query = path.partition("?")
-    return sep + query
+def _query(request: http.Request) -> str:
+    """The client's query, re-encoded: the pool's server refuses characters mitmproxy lets by."""
+    if "?" not in request.path:
+        return ""
+    return "?" + urlencode(request.query.items(multi=True))
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,16 @@ class PoolLink:
         self.exchanges.register(exchange)
         if request.raw_content:
             request.headers["content-length"] = str(len(request.raw_content))
+        request.trailers = None  # they ended a chunked body, which goes on whole
+        for name in list(request.headers.keys()):
+            values = request.headers.get_all(name)
+            if any("\r" in value or "\n" in value for value in values):
+                # An obsolete folded header (RFC 9112 §5.2): one line each, as the RFC allows.
+                request.headers.set_all(name, [" ".join(value.split()) for value in values])
         request.scheme = "http"
         request.host = "127.0.0.1"
         request.port = self.port
-        request.path = pool_path + _query(request.path)
+        request.path = pool_path + _query(request)
         request.headers[SECRET_HEADER] = self.secret
         request.headers[EXCHANGE_HEADER] = exchange.id
         request.headers["accept-encoding"] = "identity"

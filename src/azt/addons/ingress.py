@@ -38,6 +38,9 @@ def _not_utf8(request: http.Request) -> str | None:
     """
     if not valid_text(request.path):
         return "path or query string"
+    for name, value in request.query.items(multi=True):  # %-escapes decoded
+        if not (valid_text(name) and valid_text(value)):
+            return "query string"
     for name, value in request.headers.items(multi=True):
         if not (valid_text(name) and valid_text(value)):
             return "header " + (repr(name) if valid_text(name) else "name")

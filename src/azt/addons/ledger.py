@@ -22,6 +22,7 @@ from azt.routes import normalise_path
 logger = logging.getLogger("azt.requests")
 
 _ERROR_BODY_LIMIT = 64 * 1024
+LARGE_REPLY = 1024 * 1024
 
 
 class Ledger:
@@ -35,9 +36,11 @@ class Ledger:
             return
         if exchange.first_byte is None:
             exchange.first_byte = time.monotonic()
-        translated = exchange.translation is not None  # the translator decides for those
-        if not translated and "text/event-stream" in response.headers.get("content-type", ""):
-            # Event streams go to the client as they arrive, never buffered.
+        if exchange.translation is not None:
+            return  # the translator decides
+        if "text/event-stream" in response.headers.get("content-type", "") or _large(response):
+            # Event streams go to the client as they arrive, never buffered; so do large
+            # replies (a compaction, many images), which need not fit mitmproxy's body limit.
             response.stream = True
 
     def response(self, flow: http.HTTPFlow) -> None:
@@ -96,6 +99,12 @@ def _log(exchange: Exchange, record: RequestRecord) -> None:
         f" tokens={usage.input}/{usage.output}" if usage else "",
         f" error={record.error_type}" if record.error_type else "",
     )
+
+
+def _large(response: http.Response) -> bool:
+    """A reply of unknown length or over LARGE_REPLY bytes (error bodies are far smaller)."""
+    length = response.headers.get("content-length", "")
+    return not length.isdigit() or int(length) > LARGE_REPLY
 
 
 def _error_type(exchange: Exchange, flow: http.HTTPFlow) -> str | None:

@@ -29,6 +29,7 @@ from azt.errors import ApiError
 from azt.exchange import Exchange
 from azt.pool.dispatch import Dispatcher, Opened
 from azt.pool.imagecache import ImageCache
+from azt.pool.server import whole_reply
 from azt.pool.upstream import UpstreamCall, UpstreamError
 
 
@@ -90,7 +91,8 @@ class ImageService:
             def url_for(data: bytes, ext: str) -> str:
                 return f"{base}/_gateway/images/{self._cache.put(data, ext)}"
 
-        return JSONResponse(images_response(results, plan, url_for=url_for))
+        reply = JSONResponse(images_response(results, plan, url_for=url_for))
+        return whole_reply(bytes(reply.body), 200, {"content-type": "application/json"})
 
     async def cached(self, name: str) -> Response:
         found = self._cache.get(name)

@@ -47,6 +47,23 @@ async def _no_accounts() -> Sequence[Account]:
     return []
 
 
+# Replies larger than this leave without a Content-Length (chunked): mitmproxy refuses any
+# reply whose declared length passes its body limit, and streams one without a length.
+LARGE_REPLY = 1024 * 1024
+
+
+def whole_reply(body: bytes, status: int, headers: dict[str, str]) -> Response:
+    """A reply read whole: as it is, or, when large, sent in chunks of its own."""
+    if len(body) <= LARGE_REPLY:
+        return Response(body, status_code=status, headers=headers)
+
+    async def pieces() -> AsyncGenerator[bytes]:
+        for start in range(0, len(body), LARGE_REPLY):
+            yield body[start : start + LARGE_REPLY]
+
+    return StreamingResponse(pieces(), status_code=status, headers=headers)
+
+
 def error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
@@ -260,7 +277,7 @@ class PoolApp:
             await opened.response.aclose()
         _note_reply(exchange, body)
         headers = response_headers(opened.response.headers)
-        return Response(body, status_code=opened.response.status_code, headers=headers)
+        return whole_reply(body, opened.response.status_code, headers)
 
     async def _relay(self, opened: Opened, exchange: Exchange) -> AsyncGenerator[bytes]:
         """Stream the reply on; if upstream breaks off, end with a `response.failed` event."""

@@ -273,7 +273,9 @@ class Upstream:
         request = self.client.build_request(
             call.method,
             join(settings.codex_base_url, call.path),
-            headers=request_headers(call.headers, account),
+            # The pool's server read header bytes as Latin-1: encoding them back sends the
+            # client's bytes as they were (a UTF-8 User-Agent, say), which ASCII would refuse.
+            headers=httpx.Headers(request_headers(call.headers, account), encoding="latin-1"),
             content=body,
             params=dict(call.params) or None,
             timeout=timeout,
