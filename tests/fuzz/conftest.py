@@ -85,6 +85,8 @@ def table() -> str:
             cells = [str(seen[k].count) if k in seen else "" for k in kinds]
             grid.append([family, str(TALLY.by_family[family]), *cells])
         lines += ["", "Violations (cases) by family:", _format(grid)]
+    for surface, seen in sorted(TALLY.relayed.items()):
+        lines.append(f"relayed 5xx on {surface} ({seen.count}), e.g. {seen.detail[:160]}")
     lines.append(
         f"\n{TALLY.cases} cases; gateway restarted {TALLY.restarts} times after a damaging "
         f"case; peak gateway RSS {TALLY.peak_rss_mb:.0f} MB (budget {RSS_BUDGET_MB} MB during "
@@ -126,6 +128,10 @@ def _as_json() -> dict[str, object]:
         "azt_5xx": dict(TALLY.azt_5xx),
         "relayed_5xx": dict(TALLY.relayed_5xx),
         "non_json_errors": dict(TALLY.non_json_errors),
+        "relayed_examples": {
+            surface: {"count": seen.count, "smallest": repr(seen.smallest), "saw": seen.detail}
+            for surface, seen in TALLY.relayed.items()
+        },
         "violations": {
             family: {
                 kind: {"count": seen.count, "smallest": repr(seen.smallest), "saw": seen.detail}

@@ -110,6 +110,22 @@ def entries() -> list[tuple[str, str, Case]]:
                 b'{"model": "gpt-5.4", "input": "hi", "a\\r\\n%s: 1": 1}' % INJECTED.encode()
             ),
         ),
+        (
+            "CRLF header injection",
+            "a key that starts with CR LF ends the reply head",
+            chat(CHAT[:-1] + b', "\\r\\n%s: 1\\r\\n": 1}' % INJECTED.encode()),
+        ),
+        (
+            "lone surrogate",
+            "unknown key named in x-azt-ignored-params",
+            chat(CHAT[:-1] + b', "\\ud800": 1}'),
+        ),
+        # A Content-Encoding that is not ASCII escapes the 400 for unknown encodings.
+        (
+            "non-ASCII Content-Encoding",
+            "\\xff",
+            chat(CHAT, (b"Content-Encoding", b"\xff")),
+        ),
         # json.loads raises RecursionError (not ValueError) past the recursion limit.
         (
             "deep nesting",

@@ -181,7 +181,8 @@ def _sse_problems(body: bytes) -> list[Violation]:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
         return [BrokenReply(f"event stream is not UTF-8: {e}")]
-    for line in text.splitlines():
+    # SSE lines end at CR, LF or CRLF only (str.splitlines would also split at U+2028).
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if not line.startswith("data:"):
             continue
         data = line[5:].strip()
@@ -212,6 +213,7 @@ class Verdict:
     azt_5xx: int = 0
     relayed_5xx: int = 0
     non_json_errors: int = 0
+    relayed: list[str] = field(default_factory=list)  # what each relayed 5xx said
     violations: list[Violation] = field(default_factory=list)
 
 
@@ -221,18 +223,27 @@ def judge(
     """What one connection's replies say about the gateway (see the module docstring)."""
     verdict = Verdict()
     if exchange.timed_out:
-        verdict.statuses.append(-1)
+        complete = sum(1 for reply in exchange.replies if not reply.cut)
         verdict.violations.append(
-            Hung(f"no complete reply within {exchange.elapsed:.1f} s ({len(exchange.replies)})")
+            Hung(f"no complete reply within {exchange.elapsed:.1f} s (after {complete})")
         )
-    elif not exchange.replies:
+    if exchange.unparsed is not None:
+        verdict.violations.append(
+            BrokenReply(f"not an HTTP reply ({exchange.unparsed}): {exchange.trailing[:200]!r}")
+        )
+    elif not exchange.replies and not exchange.timed_out:
         verdict.statuses.append(0)
         if well_formed:
             why = exchange.send_error or "connection closed"
             verdict.violations.append(NoReply(f"{why}; got {exchange.trailing[:200]!r}"))
     for reply in exchange.replies:
-        verdict.statuses.append(reply.status)
-        verdict.violations.extend(_reply_problems(reply, verdict, passthrough, head))
+        hung = reply.cut and exchange.timed_out
+        verdict.statuses.append(-1 if hung else reply.status)
+        problems = _reply_problems(reply, verdict, passthrough, head)
+        # A reply still arriving at the deadline is judged by its head only.
+        verdict.violations.extend(p for p in problems if not (hung and isinstance(p, BrokenReply)))
+    if exchange.timed_out and not any(reply.cut for reply in exchange.replies):
+        verdict.statuses.append(-1)
     return verdict
 
 
@@ -253,6 +264,7 @@ def _reply_problems(reply: Reply, verdict: Verdict, passthrough: bool, head: boo
     if reply.status >= 500:
         if is_relayed(reply):
             verdict.relayed_5xx += 1
+            verdict.relayed.append(f"{reply.status}: {reply.body[:300]!r}")
         else:
             verdict.azt_5xx += 1
             problems.append(AztServerError(f"{reply.status}: {reply.body[:300]!r}"))

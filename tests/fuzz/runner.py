@@ -93,6 +93,7 @@ class Tally:
     by_surface: Counter[str] = field(default_factory=Counter)
     by_family: Counter[str] = field(default_factory=Counter)
     violations: dict[str, dict[str, Seen]] = field(default_factory=dict)  # family -> kind
+    relayed: dict[str, Seen] = field(default_factory=dict)  # surface -> a relayed 5xx
     restarts: int = 0
     peak_rss_mb: float = 0.0
 
@@ -105,12 +106,17 @@ class Tally:
         self.azt_5xx[case.surface] += verdict.azt_5xx
         self.relayed_5xx[case.surface] += verdict.relayed_5xx
         self.non_json_errors[case.surface] += verdict.non_json_errors
+        for detail in verdict.relayed:
+            self._keep(self.relayed.setdefault(case.surface, Seen()), case, detail)
         kinds = self.violations.setdefault(family, {})
         for violation in verdict.violations:
-            seen = kinds.setdefault(violation.kind, Seen())
-            seen.count += 1
-            if seen.smallest is None or len(case.data) < len(seen.smallest.data):
-                seen.smallest, seen.detail = case, violation.detail
+            self._keep(kinds.setdefault(violation.kind, Seen()), case, violation.detail)
+
+    @staticmethod
+    def _keep(seen: Seen, case: Case, detail: str) -> None:
+        seen.count += 1
+        if seen.smallest is None or len(case.data) < len(seen.smallest.data):
+            seen.smallest, seen.detail = case, detail
 
     def report(self, family: str) -> str:
         """Each kind of violation in `family`, with its smallest example."""

@@ -10,6 +10,7 @@ request the gateway never answers shows up as `timed_out` instead of hanging the
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 CRLF = b"\r\n"
@@ -23,6 +24,7 @@ class Reply:
     body: bytes  # de-chunked
     head: bytes  # the status line and header block as received
     framing_error: str | None = None  # the reply itself could not be framed
+    cut: bool = False  # its head arrived, its body did not end
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -42,7 +44,8 @@ class Exchange:
     closed_early: bool = False  # the connection closed before a complete reply
     send_error: str | None = None  # the gateway stopped reading before everything was sent
     elapsed: float = 0.0
-    trailing: bytes = b""  # bytes after the last complete reply (a cut reply)
+    trailing: bytes = b""  # bytes after the last complete reply
+    unparsed: str | None = None  # why the bytes received are not an HTTP reply
 
     @property
     def first(self) -> Reply | None:
@@ -122,10 +125,13 @@ def _parse_head(head: bytes) -> tuple[int, str, list[tuple[str, str]]]:
     return int(code), reason.decode("latin-1"), headers
 
 
-def _read_reply(reader: _Reader, method: bytes) -> Reply:
+def _read_reply(
+    reader: _Reader, method: bytes, on_head: Callable[[Reply], None] = lambda reply: None
+) -> Reply:
     head = reader.until(b"\r\n\r\n")
     status, reason, headers = _parse_head(head)
     reply = Reply(status, reason, headers, b"", head)
+    on_head(reply)  # the caller keeps a reply whose body is then cut off
     if method == b"HEAD" or status in (204, 304) or 100 <= status < 200:
         return reply
     if method == b"CONNECT" and 200 <= status < 300:
@@ -168,7 +174,11 @@ def open_connection(
         return sock
     sock.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (tunnel.encode(), tunnel.encode()))
     reader = _Reader(sock, time.monotonic() + timeout)
-    reply = _read_reply(reader, b"CONNECT")
+    try:
+        reply = _read_reply(reader, b"CONNECT")
+    except (_Deadline, _Closed, ValueError) as e:
+        sock.close()
+        raise ConnectionError(f"CONNECT {tunnel}: no reply ({type(e).__name__})") from None
     if reply.status != 200:
         sock.close()
         raise ConnectionError(f"CONNECT {tunnel} answered {reply.status}")
@@ -211,9 +221,11 @@ def send(
             except OSError:
                 pass
         reader = _Reader(sock, deadline)
+        heads: list[Reply] = []  # the reply being read, once its head has arrived
         try:
             while True:
-                reply = _read_reply(reader, method)
+                heads.clear()
+                reply = _read_reply(reader, method, heads.append)
                 if 100 <= reply.status < 200 and reply.status != 101:
                     continue  # an interim reply (100 Continue): the real one follows
                 result.replies.append(reply)
@@ -224,16 +236,18 @@ def send(
                         reader._fill()
                     except _Closed:
                         break
-        except _Deadline:
-            result.timed_out = True
-        except _Closed:
-            result.closed_early = not result.replies
-        except ValueError as e:
-            if result.replies:
-                result.replies[-1].framing_error = result.replies[-1].framing_error or str(e)
-            else:
-                result.trailing = reader.buffer
-        result.trailing = result.trailing or reader.buffer
+        except (_Deadline, _Closed, ValueError) as e:
+            result.timed_out = isinstance(e, _Deadline)
+            result.closed_early = isinstance(e, _Closed) and not result.replies
+            cut = heads[0] if heads and heads[0] not in result.replies else None
+            if cut is not None:  # its head arrived, the rest did not
+                cut.cut = True
+                how = "the deadline passed" if result.timed_out else "the connection closed"
+                cut.framing_error = cut.framing_error or f"{how} inside the reply body"
+                result.replies.append(cut)
+            elif isinstance(e, ValueError):
+                result.unparsed = str(e)
+        result.trailing = reader.buffer
     finally:
         sock.close()
         result.elapsed = time.monotonic() - started
