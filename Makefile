@@ -17,7 +17,7 @@ UNDICI := .e2e/node_modules/undici/package.json
 JS_TIKTOKEN_VERSION := 1.0.21
 VOCAB := .e2e/o200k_base.tiktoken
 
-.PHONY: start test lint e2e e2e-deps bench bench-deps clean
+.PHONY: start test lint fuzz crash e2e e2e-deps bench bench-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "azt needs Python >= 3.12 (found " + sys.version.split()[0] + ")")'
@@ -34,6 +34,17 @@ test: $(STAMP) $(VOCAB)  ## lint and type-check, then the unit and end-to-end su
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest -q $(ARGS)
+
+# `make test` runs a small fuzz sample (AZT_FUZZ=small); this is the full run, at least 10,000
+# cases against `azt start` and `azt sim` processes, ending with the table of replies by
+# status (tests/fuzz; docs/security.md). AZT_FUZZ_SHRINK=1 shrinks each failure instead.
+fuzz: $(STAMP) $(VOCAB)  ## the full fuzz run: every route, raw framing, the proxy listener
+	AZT_FUZZ=$${AZT_FUZZ:-full} $(BIN)/pytest -q tests/fuzz $(ARGS)
+
+# Held streams, then kill -9 in the middle of traffic and a restart on the same AZT_HOME
+# (benchmarks/crash.py): an intact database and every committed request record kept.
+crash: $(STAMP)  ## 1,000 streams held 60 s, then kill -9 and restart (make crash ARGS="--streams 200")
+	$(BIN)/python benchmarks/crash.py $(ARGS)
 
 # The Codex CLI and the Node SDK; their tests skip without them.
 $(CODEX):

@@ -121,6 +121,8 @@ class Gateway:
     base_url: str
     proxy_url: str | None
     ca_file: Path
+    home: Path | None = None
+    env: dict[str, str] | None = None
 
 
 @dataclass
@@ -195,14 +197,23 @@ class Stack(contextlib.ExitStack):
             check=True,
             capture_output=True,
         )
+        return self._start_gateway(name, home, env)
+
+    def restart(self, gateway: Gateway, name: str) -> Gateway:
+        """`azt start` again on a gateway's home (after it stopped or was killed)."""
+        assert gateway.home is not None and gateway.env is not None
+        # A killed gateway leaves its runtime file behind; wait for the new one's.
+        (gateway.home / "runtime.json").unlink(missing_ok=True)
+        return self._start_gateway(name, gateway.home, gateway.env)
+
+    def _start_gateway(self, name: str, home: Path, env: dict[str, str]) -> Gateway:
         process = self._spawn(name, [str(AZT), "start"], env)
         runtime = home / "runtime.json"
         info: dict[str, str] = _wait_for(
             "azt start", process, lambda: json.loads(runtime.read_text())
         )
-        return Gateway(
-            process, info["base_url"], info["proxy_url"], home / "certs" / "mitmproxy-ca-cert.pem"
-        )
+        ca_file = home / "certs" / "mitmproxy-ca-cert.pem"
+        return Gateway(process, info["base_url"], info["proxy_url"], ca_file, home, env)
 
     def mitmdump(self, sim: Sim, name: str = "mitmdump") -> Peer:
         """A bare mitmproxy reverse proxy to `sim`: what any mitmproxy-based gateway costs."""
