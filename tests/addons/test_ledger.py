@@ -4,6 +4,7 @@ from mitmproxy.test import taddons, tutils
 
 from azt.addons.flowstate import exchange_of
 from azt.addons.ledger import Ledger
+from azt.dialects.common.translation import Translation
 from azt.records.recorder import Recorder
 from azt.routes import resolve
 
@@ -42,6 +43,24 @@ def test_json_replies_are_buffered_unless_large(make_flow) -> None:
             flow.response = tutils.tresp(headers=headers)
             ledger.responseheaders(flow)
             assert bool(flow.response.stream) is streamed, length
+
+
+def test_a_large_collapsed_reply_is_streamed_but_a_translated_stream_is_left_alone(
+    make_flow,
+) -> None:
+    """The pool sends a non-streaming client's collapsed reply as JSON, which may be larger
+    than mitmproxy's body limit; a streaming client's reply is the translator's to stream."""
+    ledger = Ledger()
+    with taddons.context(ledger):
+        for stream, content_type, streamed in (
+            (False, b"application/json", True),
+            (True, b"text/event-stream", False),
+        ):
+            flow = make_flow()
+            exchange_of(flow).translation = Translation({}, None, stream=stream)  # type: ignore[arg-type]
+            flow.response = tutils.tresp(headers=[(b"content-type", content_type)])
+            ledger.responseheaders(flow)
+            assert bool(flow.response.stream) is streamed, stream
 
 
 def test_unmatched_requests_are_logged_by_path_without_query(caplog, make_flow) -> None:

@@ -6,10 +6,12 @@ An entry is (defect class, short name, case). Add the minimal example of every n
 the fuzz finds here, so the fix can be checked against it.
 """
 
+import json
+
 from fuzz.oracle import INJECTED
 from fuzz.runner import Case
 from fuzz.seeds import http_request
-from fuzz.strategies import bomb
+from fuzz.strategies import BODY_LIMIT_MB, MiB, bomb
 
 JSON = (b"Content-Type", b"application/json")
 
@@ -242,4 +244,25 @@ def entries() -> list[tuple[str, str, Case]]:
                 well_formed=False,
             ),
         ),
+        # A non-streaming tool call whose arguments echo a huge schema: its event stream
+        # (the arguments repeat in several events, escaped) passed mitmproxy's body limit,
+        # and an echo this long is cut at the model's output limit.
+        (
+            "reply larger than the body limit",
+            "chat tool call",
+            chat(json.dumps(_big_tool_call_chat(), ensure_ascii=False).encode()),
+        ),
     ]
+
+
+def _big_tool_call_chat() -> dict[str, object]:
+    required = "é" * (BODY_LIMIT_MB * MiB // 6)
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {}, "required": [required]},
+        },
+    }
+    question = {"role": "user", "content": "What is the weather in Paris? Use get_weather."}
+    return {"model": "gpt-5.4", "messages": [question], "tools": [tool]}

@@ -1,11 +1,14 @@
 """The pool endpoint with a fake dispatcher: secret and exchange checks, errors, stream endings."""
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
 from azt.dialects.common.sse import encode_event
+from azt.dialects.common.translation import Translation
 from azt.errors import ApiError
 from azt.exchange import Client, Exchange, Exchanges
 from azt.loopback import LoopbackServer
@@ -230,25 +233,36 @@ async def test_usage_is_answered_from_the_pooled_accounts() -> None:
     assert dispatcher.calls == []
 
 
-async def _body_writes(whole_reply: bool) -> list[tuple[list[bytes], bytes]]:
-    """Each body write the pool makes, with what upstream had produced by then.
+class CountingTranslator:
+    """Collects the upstream events it is fed; its result is their types, in order."""
 
-    Driven through the ASGI interface directly, so every write is seen as the pool makes it.
-    """
-    produced: list[bytes] = []
-    completed = encode_event({"type": "response.completed", "response": {"id": "resp_1"}})
+    def __init__(self, broken: bool = False) -> None:
+        self.fed = b""
+        self.finished = False
+        self.broken = broken
 
-    async def upstream() -> AsyncIterator[bytes]:
-        for part in (CREATED, DELTA, completed):
-            produced.append(part)
-            yield part
+    def feed(self, data: bytes) -> bytes:
+        self.fed += data
+        return b""
 
-    pool, _ = client_for(FakeDispatcher(upstream()))
-    exchange = Exchange(id=f"whole-{whole_reply}", client=Client(""), method="POST", path="/")
-    exchange.whole_reply = whole_reply
-    EXCHANGES.register(exchange)
+    def finish(self) -> bytes:
+        self.finished = True
+        return b""
+
+    def result(self) -> tuple[int, dict[str, Any]]:
+        if self.broken:
+            raise ValueError("a translator bug")
+        return 201, {"types": [e["type"] for e in events_of(self.fed)]}
+
+    def collapse(self, data: bytes) -> tuple[int, dict[str, Any]]:
+        self.feed(data)
+        self.finish()
+        return self.result()
+
+
+def _asgi_scope(exchange: Exchange) -> dict[str, Any]:
     headers = [(k.encode(), v.encode()) for k, v in {**HOP, EXCHANGE_HEADER: exchange.id}.items()]
-    scope = {
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -262,8 +276,31 @@ async def _body_writes(whole_reply: bool) -> list[tuple[list[bytes], bytes]]:
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 2),
     }
+
+
+async def _body_writes(
+    translator: CountingTranslator | None,
+) -> tuple[list[tuple[list[bytes], bytes]], list[dict[str, Any]]]:
+    """Each body write the pool makes, with what upstream had produced by then, and every
+    message it sent. Driven through the ASGI interface directly, so every write is seen as
+    the pool makes it."""
+    produced: list[bytes] = []
+    completed = encode_event({"type": "response.completed", "response": {"id": "resp_1"}})
+
+    async def upstream() -> AsyncIterator[bytes]:
+        for part in (CREATED, DELTA, completed):
+            produced.append(part)
+            yield part
+
+    pool, _ = client_for(FakeDispatcher(upstream()))
+    exchange = Exchange(id=f"whole-{id(translator)}", client=Client(""), method="POST", path="/")
+    if translator is not None:
+        exchange.whole_reply = True
+        exchange.translation = Translation(upstream={}, translator=translator, stream=False)
+    EXCHANGES.register(exchange)
     requests = [{"type": "http.request", "body": b"{}", "more_body": False}]
     writes: list[tuple[list[bytes], bytes]] = []
+    messages: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, object]:
         if requests:
@@ -271,29 +308,75 @@ async def _body_writes(whole_reply: bool) -> list[tuple[list[bytes], bytes]]:
         await asyncio.Event().wait()  # no disconnect: the reply ends first
         raise AssertionError("unreachable")
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
         body = message.get("body")
         if message["type"] == "http.response.body" and isinstance(body, bytes) and body:
             writes.append((list(produced), body))
 
-    await pool.asgi()(scope, receive, send)  # type: ignore[arg-type]
-    return writes
+    await pool.asgi()(_asgi_scope(exchange), receive, send)  # type: ignore[arg-type]
+    return writes, messages
 
 
-async def test_a_whole_reply_leaves_in_one_piece_once_complete() -> None:
-    writes = await _body_writes(whole_reply=True)
+async def test_a_whole_reply_is_collapsed_as_it_arrives_and_leaves_once_complete() -> None:
+    translator = CountingTranslator()
+    writes, messages = await _body_writes(translator)
+    assert translator.finished
     assert len(writes) == 1
     (seen, body) = writes[0]
     assert len(seen) == 3  # nothing left before the last event was read
-    assert [e["type"] for e in events_of(body)] == [
-        "response.created",
-        "response.output_text.delta",
-        "response.completed",
-    ]
+    assert json.loads(body) == {
+        "types": ["response.created", "response.output_text.delta", "response.completed"]
+    }
+    start = messages[0]
+    assert start["status"] == 201  # the translator's status, decided at the end
+    assert (b"content-type", b"application/json") in start["headers"]
+
+
+async def test_a_translator_failure_is_an_openai_500() -> None:
+    writes, messages = await _body_writes(CountingTranslator(broken=True))
+    assert messages[0]["status"] == 500
+    assert json.loads(writes[0][1])["error"]["code"] == "internal_error"
+
+
+async def test_a_client_gone_before_the_whole_reply_cancels_the_upstream_call() -> None:
+    reading = asyncio.Event()
+    closed = asyncio.Event()
+
+    async def upstream() -> AsyncIterator[bytes]:
+        try:
+            yield CREATED
+            reading.set()
+            await asyncio.Event().wait()  # upstream still generating
+            yield DELTA
+        finally:
+            closed.set()
+
+    dispatcher = FakeDispatcher(upstream())
+    pool, _ = client_for(dispatcher)
+    exchange = Exchange(id="whole-gone", client=Client(""), method="POST", path="/")
+    exchange.whole_reply = True
+    exchange.translation = Translation(upstream={}, translator=CountingTranslator(), stream=False)
+    EXCHANGES.register(exchange)
+    requests = [{"type": "http.request", "body": b"{}", "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, object]:
+        if requests:
+            return requests.pop()
+        await reading.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await pool.asgi()(_asgi_scope(exchange), receive, send)  # type: ignore[arg-type]
+    assert closed.is_set()
+    assert sent == []  # nobody to answer
 
 
 async def test_a_streamed_reply_leaves_event_by_event() -> None:
-    writes = await _body_writes(whole_reply=False)
+    writes, _ = await _body_writes(None)
     assert [body for _, body in writes][0] == CREATED
     assert [len(seen) for seen, _ in writes] == [1, 2, 3]  # each left as soon as it was read
 

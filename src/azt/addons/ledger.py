@@ -36,8 +36,8 @@ class Ledger:
             return
         if exchange.first_byte is None:
             exchange.first_byte = time.monotonic()
-        if exchange.translation is not None:
-            return  # the translator decides
+        if exchange.translation is not None and exchange.translation.stream:
+            return  # the translator streams it
         if "text/event-stream" in response.headers.get("content-type", "") or _large(response):
             # Event streams go to the client as they arrive, never buffered; so do large
             # replies (a compaction, many images), which need not fit mitmproxy's body limit.

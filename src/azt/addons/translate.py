@@ -3,8 +3,9 @@
 Request: resolve the model, let the route's dialect plan the Codex body (pure, in
 `azt.dialects`), hand it to the pool. Reply: a streaming client gets the dialect's translator
 installed as mitmproxy's stream callable, so each upstream event is translated as it arrives;
-a non-streaming client's reply is buffered and the same translator collapses it into one JSON
-object. Errors from the pool are already in the client's shape and pass through.
+for a non-streaming client the pool feeds the same translator as the events arrive and sends
+its one JSON object (`azt.pool.server.CollapsedReply`). Errors from the pool are already in
+the client's shape and pass through.
 """
 
 import asyncio
@@ -165,26 +166,6 @@ class Translate:
             response.stream = StreamAdapter(
                 exchange.translation.translator, dialect.stream_error(_TRANSLATION_BROKE)
             )
-
-    def response(self, flow: http.HTTPFlow) -> None:
-        exchange = exchange_of(flow)
-        response = flow.response
-        translation = exchange.translation if exchange is not None else None
-        if translation is None or response is None or translation.stream:
-            return
-        if not _is_event_stream(response):
-            return
-        try:
-            status, body = translation.translator.collapse(response.content or b"")
-        except Exception:
-            logger.exception("collapsing the reply failed")
-            error = ApiError(500, "azt failed while translating the reply.", code="internal_error")
-            status, body = error.status, error.body()
-        response.status_code = status
-        response.headers["content-type"] = "application/json"
-        for header in ("transfer-encoding", "x-accel-buffering", "cache-control"):
-            response.headers.pop(header, None)  # they described the event stream
-        response.content = json.dumps(body, ensure_ascii=False).encode()
 
 
 def _is_event_stream(response: http.Response) -> bool:

@@ -8,6 +8,7 @@ choice, refresh, failover and clean stream endings live; mitmproxy streams the r
 unchanged.
 """
 
+import asyncio
 import hmac
 import json
 import logging
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from azt.dialects.common.translation import Translator
 from azt.dialects.common.usage import usage_from_codex
 from azt.errors import ApiError, internal_error
 from azt.exchange import Exchange, Exchanges
@@ -132,14 +134,54 @@ def _note_reply(exchange: Exchange, body: bytes) -> None:
             exchange.model_served = reply["model"]
 
 
-async def _in_one_piece(parts: AsyncGenerator[bytes]) -> AsyncGenerator[bytes]:
-    """All of `parts` as one chunk: one write here and one parse in the gateway, instead of
-    one per event, for a reply nobody reads before it ends. Still a stream, so a client that
-    goes away still cancels the upstream call."""
-    try:
-        yield b"".join([part async for part in parts])
-    finally:
-        await parts.aclose()
+class CollapsedReply(Response):
+    """A translated reply for a client that reads it whole: the upstream events are fed to
+    the translator as they arrive, so only the final JSON body is ever held (an event stream
+    is many times larger than the reply it builds), and it leaves with the status the
+    translator decides once the events end. A client that goes away meanwhile cancels the
+    upstream call, as it would a stream."""
+
+    def __init__(
+        self, parts: AsyncGenerator[bytes], translator: Translator, headers: dict[str, str]
+    ) -> None:
+        self._parts = parts
+        self._translator = translator
+        self._reply_headers = headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        collapsing = asyncio.ensure_future(self._collapse())
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await asyncio.wait({collapsing, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (collapsing, gone):
+                task.cancel()
+            await asyncio.gather(collapsing, gone, return_exceptions=True)
+            await self._parts.aclose()
+        if collapsing.cancelled() or not collapsing.done():
+            return  # the client went away: nobody to answer
+        status, body = collapsing.result()
+        data = json.dumps(body, ensure_ascii=False).encode()
+        headers = {**self._reply_headers, "content-type": "application/json"}
+        await whole_reply(data, status, headers)(scope, receive, send)
+
+    async def _collapse(self) -> tuple[int, dict[str, object]]:
+        translator = self._translator
+        try:
+            async for part in self._parts:
+                translator.feed(part)
+            translator.finish()
+            return translator.result()
+        except Exception:
+            logger.exception("collapsing the reply failed")
+            error = internal_error("translating the reply")
+            return error.status, error.body()
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Returns once the client has gone away."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 class PoolApp:
@@ -231,11 +273,12 @@ class PoolApp:
         except ApiError as e:
             return error_response(e)
         headers = response_headers(opened.response.headers)
+        relay = self._relay(opened, exchange)
+        translation = exchange.translation
+        if exchange.whole_reply and translation is not None:
+            return CollapsedReply(relay, translation.translator, headers)
         headers.update(SSE_HEADERS)
         headers["content-type"] = "text/event-stream; charset=utf-8"
-        relay = self._relay(opened, exchange)
-        if exchange.whole_reply:
-            relay = _in_one_piece(relay)
         return StreamingResponse(relay, status_code=opened.response.status_code, headers=headers)
 
     async def compact(self, request: Request) -> Response:

@@ -18,7 +18,7 @@ OUTPUT_HEAD_CHARS = 200
 class StreamTracker:
     def __init__(self) -> None:
         self._parser = SseParser()
-        self._pending = b""
+        self._pending: list[bytes] = []  # an unfinished event, in the pieces it came in
         self.response_id: str | None = None
         self.sequence_number = -1
         self.terminal: str | None = None
@@ -34,12 +34,15 @@ class StreamTracker:
 
     def feed(self, chunk: bytes) -> bytes:
         """Returns the bytes of every event completed by `chunk`."""
-        data = self._pending + chunk
-        cut = _last_boundary(data)
-        if cut == 0:
-            self._pending = data
+        if b"\n" not in chunk:  # a blank line ends with \n: nothing completes here
+            self._pending.append(chunk)
             return b""
-        complete, self._pending = data[:cut], data[cut:]
+        data = b"".join(self._pending) + chunk
+        cut = _last_boundary(data)
+        self._pending = [data[cut:]] if cut < len(data) else []
+        if cut == 0:
+            return b""
+        complete = data[:cut]
         for event in self._parser.feed(complete):
             self._observe(event.data)
         return complete
@@ -50,7 +53,8 @@ class StreamTracker:
         A tail whose data is not valid JSON is a fragment of an event cut off upstream: it is
         dropped rather than passed on corrupt.
         """
-        tail, self._pending = self._pending, b""
+        tail = b"".join(self._pending)
+        self._pending = []
         if not tail.strip():
             return b""
         events = list(SseParser().feed(tail + b"\n\n"))

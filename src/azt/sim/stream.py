@@ -45,6 +45,9 @@ from azt.sim.images import (
 TRUNCATE = 200
 WORDS_PER_DELTA = 2
 ARGUMENT_CHUNK = 8
+# The most a reply writes, as a real model's output limit (128,000 tokens) allows; an echo of
+# a huge request stops there and ends `incomplete`, as the backend's replies do.
+MAX_OUTPUT_CHARS = 128_000 * 4
 REASONING_SUMMARY = (
     "**Considering the request**\n\nThe simulator is preparing a deterministic reply."
 )
@@ -603,6 +606,7 @@ def _output(
         output_index += 1
         reasoning_chars = len(REASONING_SUMMARY)
     call = None if image is not None else choose_function_call(stream.body, items)
+    cut_short = False  # the reply reached the model's output limit
     if image is not None:
         revised = revised_prompt(image)
         if not (yield from _image_item(stream, output_index, image, revised)):
@@ -613,17 +617,22 @@ def _output(
         extra["tool_usage"] = {"image_gen": image_gen_usage(image, revised)}
     elif call is not None:
         name, arguments = call
+        cut_short = len(arguments) > MAX_OUTPUT_CHARS
+        arguments = arguments[:MAX_OUTPUT_CHARS]
         yield from _function_call_item(stream, output_index, name, arguments)
         output_chars = len(arguments)
     else:
         text = answer_text(stream.body, items)
         if stream.options.giant_delta is not None:
             text = giant_text(text, stream.options.giant_delta)
+        else:
+            cut_short = len(text) > MAX_OUTPUT_CHARS
+            text = text[:MAX_OUTPUT_CHARS]
         yield from _message_item(stream, output_index, text)
         output_chars = len(text)
     counts = None if stream.options.no_usage else usage(stream.body, output_chars, reasoning_chars)
     ending = stream.options.ending
-    if ending.kind == "incomplete":
+    if ending.kind == "incomplete" or cut_short:
         details = {"reason": ending.reason or "max_output_tokens"}
         response = stream.response("incomplete", incomplete_details=details, usage=counts)
         yield stream.event("response.incomplete", response=response)

@@ -21,46 +21,54 @@ class SseEvent:
 
 
 class SseParser:
+    """Linear in the bytes fed, however they are split: a long line arriving in many chunks
+    is joined once, when its end arrives, and each line is found by one forward scan."""
+
     def __init__(self) -> None:
-        self._buffer = b""
+        self._pending: list[bytes] = []  # the unfinished line, in the pieces it came in
         self._event: str | None = None
         self._id: str | None = None
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> Iterator[SseEvent]:
-        self._buffer += chunk
-        while True:
-            line, found = self._next_line()
-            if not found:
-                return
+        if not chunk:
+            return
+        pending = self._pending
+        if pending and not pending[-1].endswith(b"\r") and not _ends_a_line(chunk):
+            pending.append(chunk)  # still inside one line
+            return
+        data = b"".join(pending) + chunk if pending else chunk
+        pending.clear()
+        size, position = len(data), 0
+        while position < size:
+            newline = data.find(b"\n", position)
+            carriage = data.find(b"\r", position, size if newline == -1 else newline)
+            if carriage == -1:
+                if newline == -1:
+                    break
+                line, position = data[position:newline], newline + 1
+            elif carriage + 1 == size:
+                break  # a \n may follow in the next chunk
+            else:
+                skip = 2 if data[carriage + 1] == 0x0A else 1
+                line, position = data[position:carriage], carriage + skip
             event = self._line(line)
             if event is not None:
                 yield event
+        if position < size:
+            pending.append(data[position:])
 
     def finish(self) -> Iterator[SseEvent]:
         """Flush a final event that lacked its closing blank line."""
-        if self._buffer:
-            tail, self._buffer = self._buffer, b""
+        if self._pending:
+            tail = b"".join(self._pending)
+            self._pending.clear()
             event = self._line(tail)
             if event is not None:
                 yield event
         event = self._line(b"")
         if event is not None:
             yield event
-
-    def _next_line(self) -> tuple[bytes, bool]:
-        buffer = self._buffer
-        newline, carriage = buffer.find(b"\n"), buffer.find(b"\r")
-        if carriage == -1 or (newline != -1 and newline < carriage):
-            if newline == -1:
-                return b"", False
-            self._buffer = buffer[newline + 1 :]
-            return buffer[:newline], True
-        if carriage + 1 == len(buffer):
-            return b"", False  # a \n may follow in the next chunk
-        skip = 2 if buffer[carriage + 1] == 0x0A else 1
-        self._buffer = buffer[carriage + skip :]
-        return buffer[:carriage], True
 
     def _line(self, raw: bytes) -> SseEvent | None:
         if not raw:
@@ -81,6 +89,10 @@ class SseParser:
         elif name == "id":
             self._id = value
         return None
+
+
+def _ends_a_line(chunk: bytes) -> bool:
+    return b"\n" in chunk or b"\r" in chunk
 
 
 def encode_event(data: dict[str, Any], event: str | None = None) -> bytes:

@@ -18,7 +18,9 @@ from azt.errors import ApiError
 
 
 class Translator(Protocol):
-    """One reply's state machine: `feed`/`finish` for a streaming client, `collapse` otherwise."""
+    """One reply's state machine: `feed` and `finish` turn the upstream events into the
+    client's stream; for a client that reads the reply whole, `result` (after `finish`) is
+    the one JSON body, built as the events arrive so the stream itself is never held."""
 
     def feed(self, data: bytes) -> bytes:
         """The client's bytes for every upstream event `data` completes."""
@@ -28,8 +30,12 @@ class Translator(Protocol):
         """What is left at the end of the upstream body, closing the client's stream."""
         ...
 
+    def result(self) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON body) of the whole reply; meaningful after `finish`."""
+        ...
+
     def collapse(self, data: bytes) -> tuple[int, dict[str, Any]]:
-        """(HTTP status, JSON body) for a whole buffered upstream body."""
+        """`feed(data)`, `finish()`, then `result()`: a whole upstream body at once."""
         ...
 
 

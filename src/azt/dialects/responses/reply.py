@@ -200,6 +200,10 @@ class ResponsesTranslator:
         """(HTTP status, JSON body) for a non-streaming client, from the whole upstream body."""
         self.feed(data)
         self.finish()
+        return self.result()
+
+    def result(self) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON body) of the whole reply; meaningful after `finish`."""
         terminal = self._terminal
         assert terminal is not None  # finish() always ends with a terminal event
         if terminal["type"] in ("response.completed", "response.incomplete"):
