@@ -20,15 +20,25 @@ from azt.errors import ApiError
 _CODES = {400: "invalid_http", 413: "request_too_large", 502: "gateway_error"}
 
 
+# mitmproxy refuses a body whose declared length passes its limit before any addon runs.
+_TOO_LARGE = (
+    "The request body is larger than azt accepts (the `body_limit_mb` and "
+    "`compact_body_limit_mb` settings; the proxy listener relays no larger body to other "
+    "hosts either)."
+)
+
+
 def error_reply(status_code: int, message: str = "") -> bytes:
     """A whole HTTP/1.1 response carrying an OpenAI-shaped error, then closing."""
     status = status_code
-    reason = message.strip() or "the request could not be read"
-    error = ApiError(
-        status,
-        f"The request is not valid HTTP: {reason}." if status < 500 else f"{reason}.",
-        code=_CODES.get(status, "http_error"),
-    )
+    reason = message.strip().rstrip(".") or "the request could not be read"
+    if status == 413:
+        text = _TOO_LARGE
+    elif status < 500:
+        text = f"The request is not valid HTTP: {reason}."
+    else:
+        text = f"{reason}."
+    error = ApiError(status, text, code=_CODES.get(status, "http_error"))
     body = json.dumps(error.body()).encode()
     response = http.Response.make(
         status, body, {"content-type": "application/json", "connection": "close"}

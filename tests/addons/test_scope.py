@@ -67,6 +67,23 @@ def test_other_hosts_and_allowed_paths_pass_through(make_flow) -> None:
         assert exchange_of(check) is None
 
 
+def test_what_passes_through_is_streamed_both_ways_whatever_its_size(make_flow) -> None:
+    """mitmproxy's body limit is sized for the API: another host's upload must not meet it."""
+    from mitmproxy.test import tutils
+
+    scope = Scope(Settings())
+    with taddons.context(scope):
+        for host, streamed in (("example.com", True), ("api.openai.com", False)):
+            flow = make_flow(path="/v1/chat/completions", taken=False)
+            flow.client_conn.proxy_mode = REGULAR
+            flow.request.host = host
+            scope.requestheaders(flow)
+            flow.response = tutils.tresp()
+            scope.responseheaders(flow)
+            assert bool(flow.request.stream) is streamed, host
+            assert bool(flow.response.stream) is streamed, host
+
+
 def test_the_intercepted_host_list_is_a_setting() -> None:
     scope = Scope(Settings(intercept_hosts=["gateway.example"]))
     assert scope.intercepts("gateway.example") and not scope.intercepts("api.openai.com")

@@ -11,6 +11,7 @@ import json
 from fuzz.oracle import INJECTED
 from fuzz.runner import Case
 from fuzz.seeds import http_request
+from fuzz.stack import COMPACT_BODY_LIMIT_MB
 from fuzz.strategies import BODY_LIMIT_MB, MiB, bomb
 
 JSON = (b"Content-Type", b"application/json")
@@ -252,7 +253,26 @@ def entries() -> list[tuple[str, str, Case]]:
             "chat tool call",
             chat(json.dumps(_big_tool_call_chat(), ensure_ascii=False).encode()),
         ),
+        # A chunked plain-HTTP proxy upload to a host azt does not intercept, larger than
+        # mitmproxy's body limit: it was buffered, then refused, instead of relayed.
+        (
+            "passthrough larger than the body limit",
+            "chunked upload to another host",
+            Case(
+                "proxy passthrough",
+                b"POST http://127.0.0.1:SINKPORT/upload HTTP/1.1\r\nHost: 127.0.0.1:SINKPORT\r\n"
+                b"Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + _chunked(b"x" * MiB, COMPACT_BODY_LIMIT_MB + 2),
+                listener="proxy",
+                passthrough=True,
+            ),
+        ),
     ]
+
+
+def _chunked(piece: bytes, count: int) -> bytes:
+    chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
+    return chunk * count + b"0\r\n\r\n"
 
 
 def _big_tool_call_chat() -> dict[str, object]:

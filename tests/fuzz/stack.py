@@ -243,14 +243,29 @@ class Sink:
     def __init__(self) -> None:
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                if length:
-                    self.rfile.read(min(length, 1 << 24))
+                self._drain()  # the whole body, as a real host would read it
                 self.send_response(200)
                 self.send_header(Sink.MARK, "1")
                 self.send_header("content-length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+
+            def _drain(self) -> None:
+                if "chunked" in self.headers.get("transfer-encoding", "").lower():
+                    while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                        self._skip(size)
+                        self.rfile.readline()
+                    while self.rfile.readline().strip():  # trailers, then the blank line
+                        pass
+                else:
+                    self._skip(int(self.headers.get("content-length") or 0))
+
+            def _skip(self, size: int) -> None:
+                while size > 0:
+                    got = self.rfile.read(min(size, 1 << 20))
+                    if not got:
+                        return
+                    size -= len(got)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _answer
 

@@ -11,7 +11,7 @@ the reverse listener, so an unknown path gets azt's 404 and never reaches the re
 from mitmproxy import http, tls
 from mitmproxy.proxy.mode_specs import ReverseMode
 
-from azt.addons.flowstate import open_exchange
+from azt.addons.flowstate import exchange_of, open_exchange
 from azt.config import Settings
 
 
@@ -51,3 +51,11 @@ class Scope:
         host = flow.request.pretty_host
         if self.intercepts(host) and not self.passes_through(host, flow.request.path):
             open_exchange(flow, intercepted_host=host.lower())
+            return
+        # Not azt's: relayed as it comes, whatever its size (mitmproxy's body limit is sized
+        # for the API's requests and would refuse a large upload to another host).
+        flow.request.stream = True
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None and exchange_of(flow) is None:
+            flow.response.stream = True  # not azt's: relayed as it comes
