@@ -80,6 +80,34 @@ def test_flush_waits_for_the_commit(database: Path) -> None:
         writer.close()
 
 
+def test_a_flush_waits_only_for_what_was_queued_before_it(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under steady traffic the queue never empties; a flush must still return. Here a record
+    queued during the flush is held back from its commit until the flush has returned."""
+    writer = RecordWriter(database, retention_days=30)
+    release = threading.Event()
+    write = RecordWriter._write
+
+    def write_then_more(self: RecordWriter, store: RequestStore, batch: list) -> None:
+        if batch[0].id == "r1":
+            release.wait()  # the later record commits only once the flush is over
+        write(self, store, batch)
+        if batch[0].id == "r0":
+            self.submit(make_record(1))  # traffic arriving while the flush waits
+
+    monkeypatch.setattr(RecordWriter, "_write", write_then_more)
+    writer.start()
+    try:
+        writer.submit(make_record(0))
+        writer.flush()
+        assert stored(database)[0] == ["r0"]
+    finally:
+        release.set()
+        writer.close()
+    assert stored(database)[0] == ["r0", "r1"]
+
+
 def test_many_threads_and_large_batches(database: Path) -> None:
     count = 2 * BATCH_MAX + 137
     writer = RecordWriter(database, retention_days=30)

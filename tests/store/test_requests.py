@@ -154,6 +154,18 @@ def test_duplicate_ids_are_skipped_and_not_counted_twice(store: RequestStore) ->
     assert store.breakdown("error") == []
 
 
+def test_a_batch_larger_than_one_statement_allows_is_stored_whole(
+    conn: sqlite3.Connection, store: RequestStore
+) -> None:
+    """Rows go in as many rows per statement as SQLite's parameter limit allows."""
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100)  # a few rows per statement
+    batch = [make_record(n, model_requested=f"m{n % 7}") for n in range(60)]
+    store.add(batch)
+    assert store.count(RequestFilter(limit=100)) == 60
+    assert store.total().requests == 60
+    assert sum(a.requests for _, a in store.breakdown("model")) == 60
+
+
 def test_a_failed_batch_leaves_nothing_behind(store: RequestStore) -> None:
     store.add([make_record(1)])
     broken = make_record(3, client=object())  # cannot be stored

@@ -45,6 +45,12 @@ class RecordWriter:
         self._started = False
         self._closed = False
         self._hurry = threading.Event()  # set when someone waits for the queue to be written
+        # Records are numbered as they are queued and settled (committed or lost) in the same
+        # order, so a flush waits for what was queued before it, not for a queue that steady
+        # traffic never lets empty.
+        self._progress = threading.Condition()
+        self._submitted = 0
+        self._settled = 0
 
     def start(self) -> None:
         self._started = True
@@ -55,13 +61,25 @@ class RecordWriter:
             self.lost += 1
             logger.error("a request record arrived after the log was closed; it is lost")
             return
-        self._queue.put(record)
+        with self._progress:
+            self._submitted += 1
+            self._queue.put(record)
 
     def flush(self) -> None:
-        """Block until every record submitted so far is committed (or reported lost)."""
-        if self._started:
-            self._hurry.set()
-            self._queue.join()
+        """Block until every record submitted before the call is committed (or reported
+        lost); records submitted meanwhile do not hold it up."""
+        if not self._started:
+            return
+        with self._progress:
+            target = self._submitted
+            while self._settled < target and self._thread.is_alive():
+                self._hurry.set()
+                self._progress.wait(LINGER_SECONDS)
+
+    def _settle(self, count: int) -> None:
+        with self._progress:
+            self._settled += count
+            self._progress.notify_all()
 
     def close(self) -> None:
         self._closed = True
@@ -87,6 +105,7 @@ class RecordWriter:
                 self._hurry.clear()
                 batch, stop = self._drain(first)
                 self._write(store, batch)
+                self._settle(len(batch))
                 for _ in range(len(batch) + int(stop)):
                     self._queue.task_done()
                 if stop:
@@ -136,6 +155,7 @@ class RecordWriter:
                 stopping = True
             else:
                 self.lost += 1
+                self._settle(1)
             self._queue.task_done()
 
     def _write(self, store: RequestStore, batch: list[RequestRecord]) -> None:
