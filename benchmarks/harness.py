@@ -77,6 +77,10 @@ class Process:
     def peak_rss_mb(self) -> float:
         return self._status_kb("VmHWM") / 1024
 
+    def reset_peak_rss(self) -> None:
+        """Start the high-water mark again from the current RSS (Linux: clear_refs 5)."""
+        Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+
     def _status_kb(self, key: str) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith(key + ":"):
